@@ -1,0 +1,129 @@
+"""The per-song feature definition, shared by extract (SongCSV.csv) and predict.
+
+Usage:
+    from dataset import features, hdf5_getters
+    with hdf5_getters.open_h5_file_read(path) as h5:
+        row = features.song_features(h5, songidx=0)   # dict keyed by features.columns()
+
+``song_features`` is the only place a feature is computed. Missing values are ``None`` (year 0,
+empty strings) or NaN (unknown floats, statistics of a song without segments); the CSV writer
+turns both into empty cells.
+"""
+import math
+
+import numpy as np
+
+from dataset import hdf5_getters
+
+IDENTITY_COLUMNS = ("track_id", "song_id", "artist_id", "artist_name", "title", "release", "year")
+SONG_LEVEL_COLUMNS = (
+    "duration", "key", "key_confidence", "mode", "mode_confidence", "tempo", "time_signature",
+    "time_signature_confidence", "loudness", "end_of_fade_in", "start_of_fade_out",
+    "danceability", "energy", "artist_familiarity", "artist_hotttnesss", "song_hotttnesss",
+    "artist_latitude", "artist_longitude",
+)
+_SONG_LEVEL_GROUP = {name: ("metadata" if name.startswith(("artist_", "song_")) else "analysis")
+                     for name in SONG_LEVEL_COLUMNS}
+# Events counted per second of the song: name of the column -> array whose length is counted.
+RATE_ARRAYS = {
+    "segments_per_second": "segments_start", "beats_per_second": "beats_start",
+    "bars_per_second": "bars_start", "tatums_per_second": "tatums_start",
+    "sections_per_second": "sections_start",
+}
+SEGMENT_COLUMNS = (
+    tuple(f"timbre_mean_{i}" for i in range(12)) + tuple(f"timbre_std_{i}" for i in range(12))
+    + tuple(f"pitch_mean_{i}" for i in range(12)) + tuple(f"pitch_std_{i}" for i in range(12))
+    + ("segment_loudness_max_mean", "segment_loudness_max_std",
+       "segment_loudness_start_mean", "segment_loudness_start_std")
+    + tuple(RATE_ARRAYS)
+)
+
+
+def columns(segments=True):
+    """The ordered feature columns ``song_features`` returns."""
+    return IDENTITY_COLUMNS + SONG_LEVEL_COLUMNS + (SEGMENT_COLUMNS if segments else ())
+
+
+def song_features(h5, songidx=0, segments=True):
+    """Features of song ``songidx`` of an open MSD file, as a dict in ``columns()`` order.
+
+    With ``segments=False`` only the song tables are read, which also works on summary files.
+    Raises hdf5_getters.SongFileError when the file lacks something needed.
+    """
+    rows = {group: hdf5_getters.song_row(h5, group, songidx)
+            for group in ("metadata", "analysis", "musicbrainz")}
+    features = {name: rows["analysis"][name] if name == "track_id" else rows["metadata"][name]
+                for name in IDENTITY_COLUMNS[:-1]}
+    features = {name: (value or None) for name, value in features.items()}
+    features["year"] = rows["musicbrainz"]["year"] or None
+    for name in SONG_LEVEL_COLUMNS:
+        features[name] = rows[_SONG_LEVEL_GROUP[name]][name]
+    if segments:
+        features.update(segment_features(h5, songidx, features["duration"]))
+    return features
+
+
+def segment_features(h5, songidx, duration):
+    """Statistics of the per-segment arrays and event rates of one song."""
+    read = _ArrayReader(h5, songidx)
+    timbre = read("segments_timbre")
+    pitches = read("segments_pitches")
+    features = {}
+    features.update(_column_stats("timbre", timbre))
+    features.update(_column_stats("pitch", pitches))
+    for name in ("loudness_max", "loudness_start"):
+        values = read(f"segments_{name}")
+        mean, std = _mean_std(values)
+        features[f"segment_{name}_mean"] = mean
+        features[f"segment_{name}_std"] = std
+    for column, array in RATE_ARRAYS.items():
+        count = read.length(array)
+        features[column] = count / duration if duration and duration > 0 else math.nan
+    return features
+
+
+class _ArrayReader:
+    """Slices one song's part of each array, reading each idx_ pair once per file."""
+
+    def __init__(self, h5, songidx):
+        self.h5 = h5
+        self.songidx = songidx
+        self.single = hdf5_getters.get_num_songs(h5) == 1
+
+    def _dataset(self, name):
+        path = f"{hdf5_getters.ARRAYS[name]}/{name}"
+        if path not in self.h5:
+            raise hdf5_getters.SongFileError(
+                f"no array /{path} (a summary file has song tables only: use --no-segments)")
+        return self.h5[path]
+
+    def _bounds(self, name):
+        if self.single:
+            return 0, None
+        return hdf5_getters.array_bounds(self.h5, name, self.songidx)
+
+    def __call__(self, name):
+        start, stop = self._bounds(name)
+        return self._dataset(name)[start:stop]
+
+    def length(self, name):
+        start, stop = self._bounds(name)
+        total = self._dataset(name).shape[0]
+        return (total if stop is None else stop) - start
+
+
+def _column_stats(prefix, matrix):
+    if matrix.shape[0] == 0:
+        nan = [math.nan] * 12
+        means, stds = nan, nan
+    else:
+        means, stds = matrix.mean(axis=0).tolist(), matrix.std(axis=0).tolist()
+    stats = {f"{prefix}_mean_{i}": value for i, value in enumerate(means)}
+    stats.update({f"{prefix}_std_{i}": value for i, value in enumerate(stds)})
+    return stats
+
+
+def _mean_std(values):
+    if values.shape[0] == 0:
+        return math.nan, math.nan
+    return float(values.mean()), float(values.std())

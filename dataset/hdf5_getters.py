@@ -1,0 +1,150 @@
+"""Read Million Song Dataset HDF5 files with h5py, through the official getters' API.
+
+Usage:
+    from dataset import hdf5_getters as g
+    with g.open_h5_file_read("TRAAABD128F429CF47.h5") as h5:
+        for songidx in range(g.get_num_songs(h5)):
+            print(g.get_title(h5, songidx), g.get_tempo(h5, songidx))
+
+Same names and signatures as the dataset authors' ``hdf5_getters.py`` (which needs PyTables 2),
+without PyTables. Works on single-track files, aggregate files (many songs, arrays concatenated
+and sliced with the ``idx_*`` fields) and summary files (song tables only: array getters raise
+``SongFileError``). Strings come back as ``str``. Compound fields are read by name, so their
+on-disk (alphabetical) order does not matter.
+"""
+import h5py
+import numpy as np
+
+
+class SongFileError(Exception):
+    """A file that is not a readable MSD song file, or lacks what was asked of it."""
+
+
+METADATA_FIELDS = (
+    "analyzer_version", "artist_7digitalid", "artist_familiarity", "artist_hotttnesss",
+    "artist_id", "artist_latitude", "artist_location", "artist_longitude", "artist_mbid",
+    "artist_name", "artist_playmeid", "genre", "release", "release_7digitalid",
+    "song_hotttnesss", "song_id", "title", "track_7digitalid",
+)
+ANALYSIS_FIELDS = (
+    "analysis_sample_rate", "audio_md5", "danceability", "duration", "end_of_fade_in", "energy",
+    "key", "key_confidence", "loudness", "mode", "mode_confidence", "start_of_fade_out", "tempo",
+    "time_signature", "time_signature_confidence", "track_id",
+)
+MUSICBRAINZ_FIELDS = ("year",)
+
+# array name -> group; the song table of the group holds the array's idx_<name> column.
+ARRAYS = {
+    "similar_artists": "metadata", "artist_terms": "metadata",
+    "artist_terms_freq": "metadata", "artist_terms_weight": "metadata",
+    "segments_start": "analysis", "segments_confidence": "analysis",
+    "segments_pitches": "analysis", "segments_timbre": "analysis",
+    "segments_loudness_max": "analysis", "segments_loudness_max_time": "analysis",
+    "segments_loudness_start": "analysis", "sections_start": "analysis",
+    "sections_confidence": "analysis", "beats_start": "analysis", "beats_confidence": "analysis",
+    "bars_start": "analysis", "bars_confidence": "analysis", "tatums_start": "analysis",
+    "tatums_confidence": "analysis",
+    "artist_mbtags": "musicbrainz", "artist_mbtags_count": "musicbrainz",
+}
+# The official idx_ column for the artist_terms family is idx_artist_terms, shared by the three.
+IDX_COLUMN = {"artist_terms_freq": "idx_artist_terms", "artist_terms_weight": "idx_artist_terms",
+              "artist_mbtags_count": "idx_artist_mbtags"}
+
+
+def open_h5_file_read(h5filename):
+    """Open an MSD HDF5 file for reading; raise SongFileError if it is not one."""
+    try:
+        h5 = h5py.File(h5filename, "r")
+    except (OSError, ValueError) as err:
+        raise SongFileError(f"not a readable HDF5 file ({_first_line(err)})") from None
+    for table in ("metadata/songs", "analysis/songs", "musicbrainz/songs"):
+        if table not in h5:
+            h5.close()
+            raise SongFileError(f"missing table /{table}")
+    return h5
+
+
+def get_num_songs(h5):
+    """Number of songs in the file (1 for a single-track file)."""
+    return h5["metadata/songs"].shape[0]
+
+
+def decode(value):
+    """A fixed-length byte string from the file as str (UTF-8, undecodable bytes replaced)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    return value
+
+
+def song_row(h5, group, songidx=0):
+    """All fields of one song's row of /<group>/songs as a dict of Python values."""
+    table = h5[f"{group}/songs"]
+    if not 0 <= songidx < table.shape[0]:
+        raise SongFileError(f"song index {songidx} out of range (file has {table.shape[0]})")
+    row = table[songidx]
+    return {name: decode(row[name].item()) for name in table.dtype.names}
+
+
+def _field(h5, group, name, songidx):
+    table = h5[f"{group}/songs"]
+    if name not in table.dtype.names:
+        raise SongFileError(f"/{group}/songs has no field {name!r}")
+    if not 0 <= songidx < table.shape[0]:
+        raise SongFileError(f"song index {songidx} out of range (file has {table.shape[0]})")
+    return decode(table[songidx][name].item())
+
+
+def array_bounds(h5, name, songidx=0):
+    """(start, stop) of song ``songidx``'s slice of array ``name``; stop is None for the last song."""
+    group = ARRAYS[name]
+    table = h5[f"{group}/songs"]
+    column = IDX_COLUMN.get(name, f"idx_{name}")
+    if not 0 <= songidx < table.shape[0]:
+        raise SongFileError(f"song index {songidx} out of range (file has {table.shape[0]})")
+    if songidx + 1 == table.shape[0]:
+        return int(table[songidx][column]), None
+    rows = table[songidx:songidx + 2]
+    return int(rows[0][column]), int(rows[1][column])
+
+
+def get_array(h5, name, songidx=0):
+    """Song ``songidx``'s part of the per-song array ``name`` (numpy array; strings decoded)."""
+    path = f"{ARRAYS[name]}/{name}"
+    if path not in h5:
+        raise SongFileError(f"no array /{path} (a summary file has song tables only)")
+    start, stop = array_bounds(h5, name, songidx)
+    values = h5[path][start:stop]
+    if values.dtype.kind == "S":
+        return np.array([decode(v) for v in values], dtype=object)
+    return values
+
+
+def _make_field_getter(group, name):
+    def getter(h5, songidx=0):
+        return _field(h5, group, name, songidx)
+    getter.__name__ = f"get_{name}"
+    getter.__doc__ = f"Field {name} of /{group}/songs for song ``songidx``."
+    return getter
+
+
+def _make_array_getter(name):
+    def getter(h5, songidx=0):
+        return get_array(h5, name, songidx)
+    getter.__name__ = f"get_{name}"
+    getter.__doc__ = f"Array /{ARRAYS[name]}/{name} for song ``songidx``."
+    return getter
+
+
+def _first_line(err):
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
+# One getter per field and per array, named as in the official module (get_tempo, get_title,
+# get_segments_timbre, ...). Generated from the field lists above so no name can drift.
+for _group, _names in (("metadata", METADATA_FIELDS), ("analysis", ANALYSIS_FIELDS),
+                       ("musicbrainz", MUSICBRAINZ_FIELDS)):
+    for _name in _names:
+        globals()[f"get_{_name}"] = _make_field_getter(_group, _name)
+for _name in ARRAYS:
+    globals()[f"get_{_name}"] = _make_array_getter(_name)
+del _group, _names, _name
