@@ -1,0 +1,169 @@
+"""dataset/extract.py: SongCSV.csv from real and written song files, faults, resume, CLI."""
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import pytest
+
+from dataset import extract, features, labels
+from dataset.sample import write_song_file
+from songs import make_song
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def read_csv(path):
+    with open(path, newline="", encoding="utf-8") as stream:
+        return list(csv.DictReader(stream))
+
+
+def write_tree(root, count, start=0):
+    """``count`` single-track files in the real <A-Z>/<A-Z>/<A-Z> layout."""
+    for seed in range(start, start + count):
+        track_id = f"TRAB{chr(65 + seed % 26)}{seed:013d}"
+        folder = root / track_id[2] / track_id[3] / track_id[4]
+        folder.mkdir(parents=True, exist_ok=True)
+        write_song_file(folder / f"{track_id}.h5", [make_song(track_id, seed=seed)])
+    return root
+
+
+def test_real_subset_files(shared_data, tmp_path):
+    out = tmp_path / "SongCSV.csv"
+    assert extract.main([str(shared_data / "MillionSongSubset"), "--out", str(out),
+                         "--workers", "1", "--quiet"]) == 0
+    rows = {row["track_id"]: row for row in read_csv(out)}
+    assert len(rows) == 5
+    soul_deep = rows["TRAAABD128F429CF47"]
+    assert soul_deep["title"] == "Soul Deep" and soul_deep["artist_name"] == "The Box Tops"
+    assert soul_deep["year"] == "1969" and float(soul_deep["tempo"]) == 121.274
+    assert float(soul_deep["segments_per_second"]) == pytest.approx(550 / 148.03546)
+    assert soul_deep["song_hotttnesss"] == "" and soul_deep["danceability"] == "0.0"
+    assert soul_deep["genre"] == ""
+    assert rows["TRAAADZ128F9348C2E"]["year"] == ""  # year 0 is unknown, not 0
+    cells = [cell for row in rows.values() for cell in row.values()]
+    assert not [cell for cell in cells if cell.lower() in ("nan", "none") or cell.startswith("b'")]
+
+
+def test_real_segment_means_match_published_means(shared_data, tmp_path):
+    out = tmp_path / "SongCSV.csv"
+    extract.main([str(shared_data / "MillionSongSubset"), "--out", str(out), "--quiet"])
+    ours = {row["track_id"]: row for row in read_csv(out)}
+    published = read_csv(shared_data / "msd10k_segment_means.csv")
+    checked = 0
+    for row in published:
+        if row["track_id"] in ours:
+            for column in (c for c in row if c.startswith(("timbre_mean", "pitch_mean"))):
+                assert float(ours[row["track_id"]][column]) == pytest.approx(float(row[column]),
+                                                                             rel=1e-6, abs=1e-8)
+            checked += 1
+    assert checked >= 3
+
+
+def test_mixed_inputs_aggregate_and_summary_files(tmp_path):
+    tree = write_tree(tmp_path / "tree", 3)
+    aggregate = tmp_path / "aggregate.h5"
+    write_song_file(aggregate, [make_song(f"TRAGG00000000000{i}", seed=10 + i, segments=i)
+                                for i in range(3)])
+    upper = tmp_path / "UPPER.H5"
+    write_song_file(upper, [make_song("TRUPP000000000000", seed=20)])
+    out = tmp_path / "SongCSV.csv"
+    assert extract.main([str(tree), str(aggregate), str(upper), "--out", str(out),
+                         "--workers", "2", "--quiet"]) == 0
+    rows = read_csv(out)
+    assert [row["track_id"] for row in rows][3:] == [
+        "TRAGG000000000000", "TRAGG000000000001", "TRAGG000000000002", "TRUPP000000000000"]
+    assert list(rows[0]) == list(features.columns()) + list(labels.LABEL_COLUMNS)
+    no_segments = rows[3]  # a song with zero segments: statistics are missing, rates are 0
+    assert no_segments["timbre_mean_0"] == "" and no_segments["segments_per_second"] == "0.0"
+
+    summary = tmp_path / "summary.h5"
+    write_song_file(summary, [make_song(f"TRSUM00000000000{i}", seed=i) for i in range(4)],
+                    arrays=False)
+    summary_out = tmp_path / "summary.csv"
+    assert extract.main([str(summary), "--no-segments", "--out", str(summary_out), "--quiet"]) == 0
+    summary_rows = read_csv(summary_out)
+    assert len(summary_rows) == 4 and "timbre_mean_0" not in summary_rows[0]
+    assert summary_rows[2]["tempo"] == "102.0"
+
+
+def test_workers_do_not_change_the_output(tmp_path):
+    tree = write_tree(tmp_path / "tree", 12)
+    one, two = tmp_path / "one.csv", tmp_path / "two.csv"
+    extract.main([str(tree), "--out", str(one), "--workers", "1", "--quiet"])
+    extract.main([str(tree), "--out", str(two), "--workers", "2", "--quiet"])
+    assert one.read_bytes() == two.read_bytes()
+
+
+def test_bad_files_are_skipped_named_and_listed(tmp_path, capsys):
+    tree = write_tree(tmp_path / "tree", 2)
+    (tree / "empty.h5").write_bytes(b"")
+    (tree / "text.h5").write_text("hello")
+    good = next(tree.rglob("TR*.h5"))
+    (tree / "truncated.h5").write_bytes(good.read_bytes()[:3000])
+    with h5py.File(tree / "no_tables.h5", "w") as h5:
+        h5.create_group("metadata")
+    write_song_file(tree / "summary.h5", [make_song("TRSUM000000000009")], arrays=False)
+    out = tmp_path / "SongCSV.csv"
+    assert extract.main([str(tree), "--out", str(out), "--quiet"]) == 0
+    assert len(read_csv(out)) == 2
+    failures = read_csv(tmp_path / "SongCSV_failures.csv")
+    assert sorted(Path(f["path"]).name for f in failures) == [
+        "empty.h5", "no_tables.h5", "summary.h5", "text.h5", "truncated.h5"]
+    assert all(f["reason"] for f in failures)
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "skipped" in err and "5 files failed" in err
+    assert extract.main([str(tree), "--out", str(out), "--quiet", "--strict"]) == 1
+
+
+def test_missing_path_or_no_song_files_is_a_clear_error(tmp_path, capsys):
+    assert extract.main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "o.csv")]) == 2
+    (tmp_path / "empty").mkdir()
+    assert extract.main([str(tmp_path / "empty"), "--out", str(tmp_path / "o.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "no such file or folder" in err and "no .h5 file" in err
+    assert not (tmp_path / "o.csv").exists()
+
+
+class InterruptingSource:
+    """A label source whose second call is a Ctrl-C, as a user's would be mid-run."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def label(self, songs):
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return [dict.fromkeys(labels.LABEL_COLUMNS, "") for _ in songs]
+
+
+def test_interrupted_run_leaves_no_output_and_resumes_to_the_same_csv(tmp_path, monkeypatch):
+    tree = write_tree(tmp_path / "tree", 30)
+    clean = tmp_path / "clean.csv"
+    extract.main([str(tree), "--out", str(clean), "--workers", "1", "--quiet"])
+
+    monkeypatch.setattr(extract, "LABEL_CHUNK", 8)
+    out = tmp_path / "SongCSV.csv"
+    with pytest.raises(KeyboardInterrupt):
+        extract.extract([str(tree)], out, 1, True, InterruptingSource(), progress=False)
+    assert not out.exists() and Path(f"{out}.partial").exists()
+    # A torn last line, as a kill during a write would leave, must not survive the resume.
+    with open(f"{out}.partial", "a", encoding="utf-8") as partial:
+        partial.write("TRTORN,half a row")
+    with labels.open_source(extract.parse_args([str(tree), "--out", str(out)])) as source:
+        summary = extract.extract([str(tree)], out, 1, True, source, resume=True, progress=False)
+    assert summary["resumed"] == 8 and summary["rows"] == 22
+    assert out.read_bytes() == clean.read_bytes()
+    assert not Path(f"{out}.partial").exists()
+
+
+@pytest.mark.parametrize("command", [[sys.executable, "-m", "dataset.extract"],
+                                     [sys.executable, "dataset/extract.py"]])
+def test_both_ways_of_running_the_script(command, tmp_path):
+    help_text = subprocess.run(command + ["--help"], cwd=ROOT, capture_output=True, text=True)
+    assert help_text.returncode == 0 and "--no-segments" in help_text.stdout
+    bad = subprocess.run(command + [str(tmp_path / "nowhere")], cwd=ROOT, capture_output=True,
+                         text=True)
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr and "nowhere" in bad.stderr
