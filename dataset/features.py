@@ -83,33 +83,25 @@ def segment_features(h5, songidx, duration):
 
 
 class _ArrayReader:
-    """Slices one song's part of each array, reading each idx_ pair once per file."""
+    """Reads one song's part of each array; single-track files need no idx_ look-up."""
 
     def __init__(self, h5, songidx):
         self.h5 = h5
         self.songidx = songidx
         self.single = hdf5_getters.get_num_songs(h5) == 1
 
-    def _dataset(self, name):
-        path = f"{hdf5_getters.ARRAYS[name]}/{name}"
-        if path not in self.h5:
-            raise hdf5_getters.SongFileError(
-                f"no array /{path} (a summary file has song tables only: use --no-segments)")
-        return self.h5[path]
-
-    def _bounds(self, name):
-        if self.single:
-            return 0, None
-        return hdf5_getters.array_bounds(self.h5, name, self.songidx)
+    def _open(self, name):
+        dataset = hdf5_getters.open_dataset(self.h5, f"{hdf5_getters.ARRAYS[name]}/{name}")
+        start, stop = (0, None) if self.single else \
+            hdf5_getters.array_bounds(self.h5, name, self.songidx)
+        return dataset, start, stop
 
     def __call__(self, name):
-        start, stop = self._bounds(name)
-        return self._dataset(name)[start:stop]
+        return hdf5_getters.read_rows(*self._open(name))
 
     def length(self, name):
-        start, stop = self._bounds(name)
-        total = self._dataset(name).shape[0]
-        return (total if stop is None else stop) - start
+        dataset, start, stop = self._open(name)
+        return (dataset.shape[0] if stop is None else stop) - start
 
 
 def _column_stats(prefix, matrix):

@@ -12,6 +12,8 @@ and sliced with the ``idx_*`` fields) and summary files (song tables only: array
 ``SongFileError``). Strings come back as ``str``. Compound fields are read by name, so their
 on-disk (alphabetical) order does not matter.
 """
+import functools
+
 import h5py
 import numpy as np
 
@@ -58,7 +60,7 @@ def open_h5_file_read(h5filename):
     except (OSError, ValueError) as err:
         raise SongFileError(f"not a readable HDF5 file ({_first_line(err)})") from None
     for table in ("metadata/songs", "analysis/songs", "musicbrainz/songs"):
-        if table not in h5:
+        if not h5.id.__contains__(table.encode()):
             h5.close()
             raise SongFileError(f"missing table /{table}")
     return h5
@@ -66,7 +68,18 @@ def open_h5_file_read(h5filename):
 
 def get_num_songs(h5):
     """Number of songs in the file (1 for a single-track file)."""
-    return h5["metadata/songs"].shape[0]
+    return open_dataset(h5, "metadata/songs").shape[0]
+
+
+def open_dataset(h5, path):
+    """The low-level dataset at ``path``: h5py's object layer costs more than the read itself."""
+    try:
+        return h5py.h5d.open(h5.id, path.encode())
+    except KeyError:
+        if path.endswith("/songs"):
+            raise SongFileError(f"missing table /{path}") from None
+        raise SongFileError(f"no array /{path} (a summary file has song tables only: "
+                            "use --no-segments)") from None
 
 
 def decode(value):
@@ -76,44 +89,72 @@ def decode(value):
     return value
 
 
-def song_row(h5, group, songidx=0):
-    """All fields of one song's row of /<group>/songs as a dict of Python values."""
-    table = h5[f"{group}/songs"]
+def read_rows(dataset, start=0, stop=None):
+    """``dataset[start:stop]`` along the first axis of a low-level h5py dataset.
+
+    Read in the file's own data type: HDF5 then needs no conversion, where h5py's slicing sets
+    one up for every dataset it opens, which costs more than the read itself on small song files.
+    """
+    shape = dataset.shape
+    stop = shape[0] if stop is None else min(stop, shape[0])
+    start = min(start, stop)
+    file_type = dataset.get_type()
+    count = (stop - start,) + shape[1:]
+    values = np.empty(count, dtype=_numpy_dtype(file_type))
+    if count[0]:
+        file_space = dataset.get_space()
+        file_space.select_hyperslab((start,) + (0,) * (len(shape) - 1), count)
+        dataset.read(h5py.h5s.create_simple(count), file_space, values, mtype=file_type)
+    return values
+
+
+@functools.lru_cache(maxsize=64)
+def _dtype_of_encoded_type(encoded_type):
+    return h5py.h5t.decode(encoded_type).dtype
+
+
+def _numpy_dtype(file_type):
+    # h5py builds a compound table's dtype member by member (0.2 ms, more than reading the row);
+    # every MSD file has the same few types, so build each once.
+    return _dtype_of_encoded_type(file_type.encode())
+
+
+def _table_row(h5, group, songidx):
+    table = open_dataset(h5, f"{group}/songs")
     if not 0 <= songidx < table.shape[0]:
         raise SongFileError(f"song index {songidx} out of range (file has {table.shape[0]})")
-    row = table[songidx]
-    return {name: decode(row[name].item()) for name in table.dtype.names}
+    return read_rows(table, songidx, songidx + 1)[0]
+
+
+def song_row(h5, group, songidx=0):
+    """All fields of one song's row of /<group>/songs as a dict of Python values."""
+    row = _table_row(h5, group, songidx)
+    return {name: decode(row[name].item()) for name in row.dtype.names}
 
 
 def _field(h5, group, name, songidx):
-    table = h5[f"{group}/songs"]
-    if name not in table.dtype.names:
+    row = _table_row(h5, group, songidx)
+    if name not in row.dtype.names:
         raise SongFileError(f"/{group}/songs has no field {name!r}")
-    if not 0 <= songidx < table.shape[0]:
-        raise SongFileError(f"song index {songidx} out of range (file has {table.shape[0]})")
-    return decode(table[songidx][name].item())
+    return decode(row[name].item())
 
 
 def array_bounds(h5, name, songidx=0):
     """(start, stop) of song ``songidx``'s slice of array ``name``; stop is None for the last song."""
     group = ARRAYS[name]
-    table = h5[f"{group}/songs"]
+    table = open_dataset(h5, f"{group}/songs")
     column = IDX_COLUMN.get(name, f"idx_{name}")
     if not 0 <= songidx < table.shape[0]:
         raise SongFileError(f"song index {songidx} out of range (file has {table.shape[0]})")
-    if songidx + 1 == table.shape[0]:
-        return int(table[songidx][column]), None
-    rows = table[songidx:songidx + 2]
-    return int(rows[0][column]), int(rows[1][column])
+    rows = read_rows(table, songidx, songidx + 2)
+    return int(rows[0][column]), (int(rows[1][column]) if len(rows) == 2 else None)
 
 
 def get_array(h5, name, songidx=0):
     """Song ``songidx``'s part of the per-song array ``name`` (numpy array; strings decoded)."""
-    path = f"{ARRAYS[name]}/{name}"
-    if path not in h5:
-        raise SongFileError(f"no array /{path} (a summary file has song tables only)")
+    dataset = open_dataset(h5, f"{ARRAYS[name]}/{name}")
     start, stop = array_bounds(h5, name, songidx)
-    values = h5[path][start:stop]
+    values = read_rows(dataset, start, stop)
     if values.dtype.kind == "S":
         return np.array([decode(v) for v in values], dtype=object)
     return values
