@@ -54,8 +54,7 @@ def read_song_file(path, segments=True):
     """One feature dict per song in the file at ``path``; raises SongFileError for a bad file."""
     try:
         with hdf5_getters.open_h5_file_read(path) as h5:
-            return [features.song_features(h5, songidx, segments)
-                    for songidx in range(hdf5_getters.get_num_songs(h5))]
+            return list(features.file_features(h5, segments))
     except hdf5_getters.SongFileError:
         raise
     except Exception as err:  # noqa: BLE001 - any failure inside a damaged file is that file's

@@ -50,22 +50,50 @@ def song_features(h5, songidx=0, segments=True):
     With ``segments=False`` only the song tables are read, which also works on summary files.
     Raises hdf5_getters.SongFileError when the file lacks something needed.
     """
-    rows = {group: hdf5_getters.song_row(h5, group, songidx)
-            for group in ("metadata", "analysis", "musicbrainz")}
-    features = {name: rows["analysis"][name] if name == "track_id" else rows["metadata"][name]
+    # This song's row and the next one, whose idx_ fields end this song's slice of each array.
+    tables = _song_tables(h5, songidx, songidx + 2)
+    return _features(h5, tables, 0, segments)
+
+
+def file_features(h5, segments=True):
+    """Features of every song of an open file, reading each song table once: aggregate and
+    summary files hold thousands of songs, and a read per song would dominate."""
+    tables = _song_tables(h5, 0, None)
+    for row in range(len(tables["metadata"])):
+        yield _features(h5, tables, row, segments)
+
+
+_GROUPS = ("metadata", "analysis", "musicbrainz")
+
+
+def _song_tables(h5, start, stop):
+    tables = {group: hdf5_getters.read_rows(hdf5_getters.open_dataset(h5, f"{group}/songs"),
+                                            start, stop) for group in _GROUPS}
+    if stop is not None and not len(tables["metadata"]):
+        raise hdf5_getters.SongFileError(
+            f"song index {start} out of range (file has {hdf5_getters.get_num_songs(h5)})")
+    return tables
+
+
+def _features(h5, tables, row, segments):
+    records = {group: tables[group][row] for group in _GROUPS}
+
+    def field(group, name):
+        return hdf5_getters.decode(records[group][name].item())
+
+    features = {name: field("analysis" if name == "track_id" else "metadata", name) or None
                 for name in IDENTITY_COLUMNS[:-1]}
-    features = {name: (value or None) for name, value in features.items()}
-    features["year"] = rows["musicbrainz"]["year"] or None
+    features["year"] = field("musicbrainz", "year") or None
     for name in SONG_LEVEL_COLUMNS:
-        features[name] = rows[_SONG_LEVEL_GROUP[name]][name]
+        features[name] = field(_SONG_LEVEL_GROUP[name], name)
     if segments:
-        features.update(segment_features(h5, songidx, features["duration"]))
+        features.update(segment_features(h5, tables, row, features["duration"]))
     return features
 
 
-def segment_features(h5, songidx, duration):
-    """Statistics of the per-segment arrays and event rates of one song."""
-    read = _ArrayReader(h5, songidx)
+def segment_features(h5, tables, row, duration):
+    """Statistics of the per-segment arrays and event rates of the song at ``row`` of ``tables``."""
+    read = _ArrayReader(h5, tables, row)
     timbre = read("segments_timbre")
     pitches = read("segments_pitches")
     features = {}
@@ -83,18 +111,19 @@ def segment_features(h5, songidx, duration):
 
 
 class _ArrayReader:
-    """Reads one song's part of each array; single-track files need no idx_ look-up."""
+    """Reads one song's part of each array, bounded by the idx_ fields of its table rows."""
 
-    def __init__(self, h5, songidx):
+    def __init__(self, h5, tables, row):
         self.h5 = h5
-        self.songidx = songidx
-        self.single = hdf5_getters.get_num_songs(h5) == 1
+        self.tables = tables
+        self.row = row
 
     def _open(self, name):
-        dataset = hdf5_getters.open_dataset(self.h5, f"{hdf5_getters.ARRAYS[name]}/{name}")
-        start, stop = (0, None) if self.single else \
-            hdf5_getters.array_bounds(self.h5, name, self.songidx)
-        return dataset, start, stop
+        group = hdf5_getters.ARRAYS[name]
+        dataset = hdf5_getters.open_dataset(self.h5, f"{group}/{name}")
+        idx = self.tables[group][hdf5_getters.IDX_COLUMN.get(name, f"idx_{name}")]
+        stop = int(idx[self.row + 1]) if self.row + 1 < len(idx) else None
+        return dataset, int(idx[self.row]), stop
 
     def __call__(self, name):
         return hdf5_getters.read_rows(*self._open(name))

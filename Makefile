@@ -1,0 +1,67 @@
+# The whole pipeline, each step skipped when its output is newer than its inputs.
+#   make setup    virtual environment with the pinned requirements
+#   make all      download (if missing) -> extract + labels -> preprocess -> train -> evaluate
+#   make demo     the same, offline, on a generated sample (no download, under a minute)
+#   make test     the test suite;  make bench  the benchmarks;  make lint  syntax/style check
+# Variables: DATA (data folder), SONGS (song files), LABELS (lastfm, a .cls file, a Last.fm
+# dataset folder/zip/db, or none), RUN (run folder), WORKERS.
+PYTHON  := .venv/bin/python
+DATA    ?= data
+SONGS   ?= $(DATA)/MillionSongSubset/data
+LABELS  ?= $(DATA)/lastfm_subset
+RUN     ?= runs/main
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
+SEED    ?= 0
+
+.PHONY: setup all demo test bench lint pipeline clean-demo
+.DELETE_ON_ERROR:
+
+setup: .venv/installed
+.venv/installed: requirements.txt
+	python3 -m venv .venv
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+all: setup
+	@[ -d "$(SONGS)" ] || $(PYTHON) -m dataset.download msd-subset --dest $(DATA)
+	@case "$(LABELS)" in $(DATA)/lastfm_subset) [ -d "$(LABELS)" ] || \
+		$(PYTHON) -m dataset.download lastfm-subset --dest $(DATA);; esac
+	$(MAKE) pipeline
+
+# extract -> preprocess -> train -> evaluate; SongCSV.csv is remade when a song file or the
+# label file is newer than it.
+pipeline: $(RUN)/metrics.json
+
+LABEL_FILE := $(filter-out lastfm none,$(LABELS))
+$(DATA)/SongCSV.csv: $(shell find $(SONGS) -type d 2>/dev/null) $(LABEL_FILE)
+	$(PYTHON) -m dataset.extract $(SONGS) --labels $(LABELS) --out $@ --workers $(WORKERS)
+
+$(DATA)/preprocessed_data.csv: $(DATA)/SongCSV.csv preprocess.py
+	$(PYTHON) preprocess.py --input $< --output $@ --seed $(SEED)
+
+$(RUN)/model.pt: $(DATA)/preprocessed_data.csv train.py model.py
+	$(PYTHON) train.py --data $< --out $(RUN) --seed $(SEED)
+
+$(RUN)/metrics.json: $(RUN)/model.pt $(DATA)/preprocessed_data.csv evaluate.py
+	$(PYTHON) evaluate.py --checkpoint $< --data $(DATA)/preprocessed_data.csv --json $@
+
+demo: setup
+	@[ -f data/demo/sample_genres.cls ] || $(PYTHON) -m dataset.sample --dest data/demo
+	$(MAKE) pipeline DATA=data/demo SONGS=data/demo/data LABELS=data/demo/sample_genres.cls \
+		RUN=runs/demo
+
+clean-demo:
+	rm -rf data/demo runs/demo
+
+test: setup
+	$(PYTHON) -m pytest -q
+
+bench: setup
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
+	$(PYTHON) bench/bench_extract.py
+	$(PYTHON) bench/bench_labels.py
+	$(PYTHON) bench/bench_train.py
+	$(PYTHON) bench/real_benchmark.py
+
+lint: setup
+	$(PYTHON) -m compileall -q dataset bench tests *.py
