@@ -1,0 +1,92 @@
+"""From free-text tags to one genre: the vocabulary file, normalisation, the choice rule."""
+import pytest
+
+from dataset import genres
+
+DOCUMENTED_GENRES = {"rock", "pop", "electronic", "hip-hop", "jazz", "blues", "country", "folk",
+                     "metal", "punk", "reggae", "r&b/soul", "classical", "latin", "world"}
+
+
+@pytest.fixture(scope="module")
+def vocabulary():
+    return genres.load_vocabulary()
+
+
+def test_the_shipped_vocabulary_has_the_documented_genres(vocabulary):
+    assert set(vocabulary.genres) == DOCUMENTED_GENRES
+    assert len(vocabulary.genre_by_tag) > 300
+
+
+@pytest.mark.parametrize("spelling", ["Hip-Hop", "hip hop", "HIPHOP", " hip_hop ", "Hip Hop!"])
+def test_case_spaces_and_punctuation_do_not_matter(vocabulary, spelling):
+    assert vocabulary.genre_of([(spelling, 50)]) == "hip-hop"
+
+
+def test_ampersand_accents_and_synonyms(vocabulary):
+    assert vocabulary.genre_of([("R&B", 50)]) == "r&b/soul"
+    assert vocabulary.genre_of([("r and b", 50)]) == "r&b/soul"
+    assert vocabulary.genre_of([("Música Latina", 50)]) == "latin"
+    assert vocabulary.genre_of([("drum 'n' bass", 50)]) == "electronic"
+
+
+def test_the_largest_summed_count_wins_not_the_last_matching_tag(vocabulary):
+    assert vocabulary.genre_of([("rock", 100), ("jazz", 30)]) == "rock"
+    assert vocabulary.genre_of([("jazz", 30), ("rock", 100)]) == "rock"
+    # sub-genres add up: punk rock + punk (100) beat rock (90)
+    assert vocabulary.genre_of([("rock", 90), ("punk rock", 50), ("punk", 50)]) == "punk"
+
+
+def test_tags_that_are_not_genres_are_ignored(vocabulary):
+    tags = [("seen live", 100), ("80s", 90), ("female vocalists", 80), ("jazz", 20)]
+    assert vocabulary.genre_of(tags) == "jazz"
+    assert vocabulary.genre_of([("seen live", 100), ("favourites", 50)]) is None
+    assert vocabulary.genre_of([]) is None
+
+
+def test_below_the_minimum_count_there_is_no_genre(vocabulary):
+    tags = [("seen live", 100), ("rock", 6), ("classic rock", 3)]
+    assert vocabulary.genre_of(tags, min_count=10) is None
+    assert vocabulary.genre_of(tags, min_count=9) == "rock"
+
+
+def test_ties_go_to_the_genre_listed_first(tmp_path):
+    path = tmp_path / "vocabulary.tsv"
+    path.write_text("# mine\ntag\tgenre\nswing\tjazz\nbig beat\telectronic\n", encoding="utf-8")
+    vocabulary = genres.load_vocabulary(path)
+    assert vocabulary.genres == ("jazz", "electronic")
+    assert vocabulary.genre_of([("big beat", 40), ("swing", 40)]) == "jazz"
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ("rock\trock\npunk rock\trock\nPunk-Rock\tpunk\n",
+     r":3: tag 'Punk-Rock' is already mapped to 'rock'"),
+    ("rock rock\n", r":1: expected TAG<TAB>GENRE"),
+    ("rock\t\n", r":1: expected TAG<TAB>GENRE"),
+    ("# only a comment\n", "no TAG<TAB>GENRE line"),
+])
+def test_a_bad_vocabulary_is_refused_with_its_line(tmp_path, text, complaint):
+    path = tmp_path / "vocabulary.tsv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(genres.VocabularyError, match=complaint):
+        genres.load_vocabulary(path)
+
+
+def test_a_missing_vocabulary_file_is_a_vocabulary_error(tmp_path):
+    with pytest.raises(genres.VocabularyError, match="cannot read"):
+        genres.load_vocabulary(tmp_path / "absent.tsv")
+
+
+def test_top_tags_keeps_the_strongest_ten_with_numeric_counts():
+    tags = [(f"tag{i}", str(i)) for i in range(15)] + [("odd", "n/a")]
+    kept = genres.top_tags(tags)
+    assert kept == [(f"tag{i}", i) for i in range(14, 4, -1)]
+
+
+def test_the_tags_column_survives_separators_in_names_and_reproduces_the_genre(vocabulary):
+    raw = [("punk; rock", "100"), ("post:punk", 60), ("seen  live", 40), ("  ", 30)]
+    kept = genres.top_tags(raw)
+    text = genres.format_tags(kept)
+    assert text == "punk rock:100;post punk:60;seen live:40"
+    assert genres.parse_tags(text) == kept
+    assert vocabulary.genre_of(genres.parse_tags(text)) == vocabulary.genre_of(kept) == "punk"
+    assert genres.parse_tags("") == []

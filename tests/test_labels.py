@@ -1,0 +1,256 @@
+"""Label sources as extract uses them: .cls files, the Last.fm dataset (folder, zip, SQLite), the
+last.fm web API (against a local imitation) and 'none'."""
+import argparse
+import io
+import json
+import shutil
+import sqlite3
+import zipfile
+
+import pytest
+
+from dataset import genres, labels, lastfm
+from fake_lastfm import FakeLastfm, Reply, toptags
+
+KEY = "SECRETKEY0123456789abcdef"
+SAMPLE_IDS = ["TRAAABD128F429CF47", "TRAAADZ128F9348C2E", "TRAAAEF128F4273421",
+              "TRAAAFD128F92F423A"]
+EXPECTED_FROM_TAGS = {  # the four real Last.fm dataset samples, through the shipped vocabulary
+    "TRAAABD128F429CF47": "r&b/soul",  # 60s 100, soul 52, pop 41, rock 35
+    "TRAAADZ128F9348C2E": "latin",
+    "TRAAAEF128F4273421": "rock",      # new wave
+    "TRAAAFD128F92F423A": "punk",      # punk rock 100, punk 60
+}
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser()
+    labels.add_arguments(parser)
+    return parser.parse_args(argv)
+
+
+def songs_of(track_ids):
+    return [{"track_id": track_id, "artist_name": None, "title": None} for track_id in track_ids]
+
+
+def label_all(source_path, track_ids):
+    with labels.open_source(parse(["--labels", str(source_path)])) as source:
+        return source.label(songs_of(track_ids)), source.summary()
+
+
+def test_none_gives_empty_label_columns():
+    with labels.open_source(parse([])) as source:
+        assert source.label(songs_of(["TRAAABD128F429CF47"])) == [
+            {"genre": "", "genre_source": "", "tags": ""}]
+        assert source.summary() == ""
+
+
+def test_tagtraum_genres_pass_through_as_they_are(shared_data):
+    cls = shared_data / "tagtraum" / "msd_tagtraum_cd1.cls"
+    rows, summary = label_all(cls, ["TRAAABD128F429CF47", "TRAAADZ128F9348C2E"])
+    assert rows == [{"genre": "Pop_Rock", "genre_source": "cls:msd_tagtraum_cd1", "tags": ""},
+                    {"genre": "", "genre_source": "", "tags": ""}]
+    assert summary == "labels from msd_tagtraum_cd1.cls: 1 labelled, 1 unlabelled, 0 failed"
+
+
+def test_a_cls_line_with_a_minority_genre_keeps_the_majority(tmp_path):
+    cls = tmp_path / "magd.cls"
+    cls.write_text("# MAGD\nTRAAAAA128F00000AA\tJazz\tVocal\r\nTRAAAAB128F00000AB\tRap\n")
+    rows, _ = label_all(cls, ["TRAAAAA128F00000AA", "TRAAAAB128F00000AB"])
+    assert [row["genre"] for row in rows] == ["Jazz", "Rap"]
+
+
+@pytest.mark.parametrize("content, complaint", [
+    (b"TRAAAAA128F00000AA Jazz\n", r"magd.cls:1: expected TRACK_ID<TAB>genre"),
+    (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "not a readable genre file"),
+])
+def test_a_file_that_is_no_label_source_is_refused(tmp_path, content, complaint):
+    path = tmp_path / "magd.cls"
+    path.write_bytes(content)
+    with pytest.raises(labels.LabelError, match=complaint):
+        labels.open_source(parse(["--labels", str(path)]))
+
+
+def test_a_missing_path_is_refused(tmp_path):
+    with pytest.raises(labels.LabelError, match="no such file or folder"):
+        labels.open_source(parse(["--labels", str(tmp_path / "lastfm_train")]))
+
+
+def test_the_last_fm_dataset_folder_labels_the_real_samples(shared_data):
+    rows, summary = label_all(shared_data / "lastfm_subset", SAMPLE_IDS + ["TRZZZZZ128F00000ZZ"])
+    assert [row["genre"] for row in rows] == [EXPECTED_FROM_TAGS[t] for t in SAMPLE_IDS] + [""]
+    gob = rows[SAMPLE_IDS.index("TRAAAFD128F92F423A")]
+    assert gob == {"genre": "punk", "genre_source": "lastfm-dataset",
+                   "tags": "punk rock:100;punk:60"}
+    box_tops = genres.parse_tags(rows[0]["tags"])
+    assert len(box_tops) == genres.TAGS_KEPT and box_tops[:2] == [("60s", 100), ("soul", 52)]
+    assert summary.endswith("4 labelled, 1 unlabelled, 0 failed")
+
+
+def _sample_files(shared_data):
+    return {t: shared_data / "lastfm_subset" / "A" / "A" / "A" / f"{t}.json" for t in SAMPLE_IDS}
+
+
+def test_zip_sqlite_and_a_train_test_folder_agree_with_the_folder(shared_data, tmp_path):
+    samples = _sample_files(shared_data)
+    archive = tmp_path / "lastfm_subset.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        for track_id, path in samples.items():
+            zipped.write(path, f"lastfm_subset/A/A/A/{track_id}.json")
+    database = tmp_path / "lastfm_tags.db"
+    with sqlite3.connect(database) as db:  # the official schema: tid_tag holds ROWIDs
+        db.executescript("CREATE TABLE tids (tid TEXT); CREATE TABLE tags (tag TEXT);"
+                         "CREATE TABLE tid_tag (tid INT, tag INT, val FLOAT);"
+                         "CREATE INDEX idx_tid ON tids (tid);")
+        db.execute("INSERT INTO tids VALUES ('TRYYYYY128F00000YY')")  # in the dataset, no tags
+        for track_id, path in samples.items():
+            tid = db.execute("INSERT INTO tids VALUES (?)", (track_id,)).lastrowid
+            for name, count in json.loads(path.read_text(encoding="utf-8"))["tags"]:
+                row = db.execute("SELECT ROWID FROM tags WHERE tag = ?", (name,)).fetchone()
+                if row is None:
+                    row = (db.execute("INSERT INTO tags VALUES (?)", (name,)).lastrowid,)
+                tag = row[0]
+                db.execute("INSERT INTO tid_tag VALUES (?, ?, ?)", (tid, tag, float(count)))
+    split = tmp_path / "lastfm"
+    for part, track_ids in (("lastfm_train", SAMPLE_IDS[:2]), ("lastfm_test", SAMPLE_IDS[2:])):
+        (split / part / "A" / "A" / "A").mkdir(parents=True)
+        for track_id in track_ids:
+            shutil.copy(samples[track_id], split / part / "A" / "A" / "A")
+    wanted = SAMPLE_IDS + ["TRYYYYY128F00000YY", "TRZZZZZ128F00000ZZ"]
+    from_folder, _ = label_all(shared_data / "lastfm_subset", wanted)
+    for source in (archive, database, split):
+        assert label_all(source, wanted)[0] == from_folder
+
+
+def test_a_damaged_json_file_fails_that_song_only(shared_data, tmp_path):
+    folder = tmp_path / "lastfm_train" / "A" / "A" / "A"
+    folder.mkdir(parents=True)
+    shutil.copy(_sample_files(shared_data)["TRAAAFD128F92F423A"], folder)
+    (folder / "TRAAABD128F429CF47.json").write_text('{"tags": [["soul", ')
+    rows, summary = label_all(tmp_path / "lastfm_train",
+                              ["TRAAABD128F429CF47", "TRAAAFD128F92F423A"])
+    assert [row["genre"] for row in rows] == ["", "punk"]
+    assert summary.endswith("1 labelled, 0 unlabelled, 1 failed")
+
+
+def test_an_empty_folder_or_zip_is_refused(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(labels.LabelError, match="no Last.fm dataset JSON files"):
+        label_all(tmp_path / "empty", [])
+    with zipfile.ZipFile(tmp_path / "empty.zip", "w") as zipped:
+        zipped.writestr("README.txt", "nothing")
+    with pytest.raises(labels.LabelError, match=r"no \.json file"):
+        label_all(tmp_path / "empty.zip", [])
+
+
+@pytest.fixture
+def server():
+    with FakeLastfm(KEY) as fake:
+        yield fake
+
+
+SONGS = [
+    {"track_id": "T1", "artist_name": "Gob", "title": "Face the Ashes"},      # track tags
+    {"track_id": "T2", "artist_name": "Gob", "title": "Bones"},               # unknown track
+    {"track_id": "T3", "artist_name": "Sigur Rós", "title": "Hoppípolla"},    # no genre in tags
+    {"track_id": "T4", "artist_name": None, "title": "Untitled"},            # nothing to ask
+    {"track_id": "T5", "artist_name": "Nobody", "title": None},              # unknown artist
+]
+
+
+def script_last_fm(server):
+    server.script("track.getTopTags", "Gob", "Face the Ashes",
+                  Reply(body=toptags([("punk rock", 100), ("punk", 60)])))
+    server.script("artist.getTopTags", "Gob", "",
+                  Reply(body=toptags([("punk", 100), ("rock", 40)])))
+    server.script("track.getTopTags", "Sigur Rós", "Hoppípolla",
+                  Reply(status=200, body=toptags([("beautiful", 100), ("icelandic", 80)])))
+    server.script("artist.getTopTags", "Sigur Rós", "",
+                  Reply(body=toptags([("post-rock", 100), ("ambient", 70)])))
+
+
+def test_last_fm_labels_by_track_then_artist_and_a_rerun_asks_nothing(
+        server, tmp_path, monkeypatch):
+    script_last_fm(server)
+    monkeypatch.setenv("LASTFM_API_KEY", KEY)
+    args = parse(["--labels", "lastfm", "--lastfm-url", server.url,
+                  "--cache", str(tmp_path / "cache.sqlite")])
+    with labels.open_source(args) as source:
+        rows = source.label(SONGS)
+        summary = source.summary()
+    assert rows == [
+        {"genre": "punk", "genre_source": "lastfm-track", "tags": "punk rock:100;punk:60"},
+        {"genre": "punk", "genre_source": "lastfm-artist", "tags": "punk:100;rock:40"},
+        {"genre": "rock", "genre_source": "lastfm-artist", "tags": "post-rock:100;ambient:70"},
+        {"genre": "", "genre_source": "", "tags": ""},
+        {"genre": "", "genre_source": "", "tags": ""},
+    ]
+    # 3 track queries, then one per artist (Gob once for both of its songs)
+    assert len(server.requests) == 6 and server.count(method="artist.getTopTags", artist="Gob") == 1
+    assert summary == ("labels from last.fm: 3 labelled (1 by track tags, 2 by artist tags), "
+                       "2 unlabelled, 0 failed; 6 requests, 0 cache hits")
+    with labels.open_source(args) as again:
+        assert again.label(SONGS) == rows
+        assert again.summary().endswith("0 requests, 6 cache hits")
+    assert len(server.requests) == 6
+
+
+def test_failures_are_counted_and_the_key_appears_nowhere(server, tmp_path, capsys):
+    script_last_fm(server)
+    server.script("track.getTopTags", "Gob", "Bones", Reply(status=500, body=f"oops {KEY}"))
+    cache = tmp_path / "cache.sqlite"
+    client = lastfm.Client(KEY, lastfm.Cache(cache), url=server.url, rate=1000,
+                           sleep=lambda seconds: None)
+    progress = io.StringIO()
+    with labels.LastfmLabels(client, genres.load_vocabulary(), 10, threads=4,
+                             progress=progress) as source:
+        rows = source.label(SONGS)
+        summary = source.summary()
+    assert [row["genre"] for row in rows] == ["punk", "", "rock", "", ""]
+    assert "1 failed; 10 requests" in summary  # Bones: 6 attempts, no artist fallback
+    shown = progress.getvalue() + summary + "".join(capsys.readouterr())
+    assert "req/s" in progress.getvalue() and "cached" in progress.getvalue()
+    written = b"".join(path.read_bytes() for path in tmp_path.iterdir())
+    assert KEY not in shown and KEY.encode() not in written
+
+
+def test_a_refused_key_is_a_label_error_without_the_key(server, tmp_path):
+    args = parse(["--labels", "lastfm", "--lastfm-url", server.url,
+                  "--lastfm-api-key", "WRONG" + KEY,
+                  "--cache", str(tmp_path / "cache.sqlite")])
+    with labels.open_source(args) as source:
+        with pytest.raises(labels.LabelError, match="error 10") as refused:
+            source.label(SONGS)
+    assert KEY not in str(refused.value)
+    assert len(server.requests) <= 3  # the tracks already under way, nothing after
+
+
+def test_a_cache_that_is_not_sqlite_is_a_label_error(tmp_path):
+    cache = tmp_path / "cache.sqlite"
+    cache.write_text("my notes, not a database " * 100)
+    with pytest.raises(labels.LabelError, match="cannot use .* as the last.fm cache"):
+        labels.open_source(parse(["--labels", "lastfm", "--lastfm-api-key", KEY,
+                                  "--cache", str(cache)]))
+
+
+def test_last_fm_without_a_key_is_a_label_error(monkeypatch):
+    monkeypatch.delenv("LASTFM_API_KEY", raising=False)
+    with pytest.raises(labels.LabelError, match="LASTFM_API_KEY"):
+        labels.open_source(parse(["--labels", "lastfm"]))
+
+
+@pytest.mark.parametrize("option", [["--rate", "6"], ["--rate", "0"], ["--min-tag-count", "-1"],
+                                    ["--lastfm-threads", "0"]])
+def test_out_of_range_settings_are_usage_errors(option, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        parse(option)
+    assert exit_.value.code == 2
+    assert option[0] in capsys.readouterr().err
+
+
+def test_a_broken_vocabulary_is_a_label_error(shared_data, tmp_path):
+    vocabulary = tmp_path / "vocabulary.tsv"
+    vocabulary.write_text("punk\n")
+    with pytest.raises(labels.LabelError, match="vocabulary.tsv:1"):
+        labels.open_source(parse(["--labels", str(shared_data / "lastfm_subset"),
+                                  "--genre-vocabulary", str(vocabulary)]))
