@@ -19,6 +19,7 @@ invented per-genre distributions, and their labels in tagtraum's .cls format in
 songs.
 """
 import argparse
+import multiprocessing
 import os
 import shutil
 import string
@@ -159,7 +160,6 @@ class SampleError(Exception):
     """A sample request that cannot be carried out (bad size, unusable destination)."""
 
 
-
 class GenreProfile(NamedTuple):
     """How the songs of one invented genre are drawn: (mean, sd) pairs and per-genre traits."""
     tempo: tuple            # BPM
@@ -175,8 +175,8 @@ class GenreProfile(NamedTuple):
 
 
 # Invented profiles, loosely shaped after the real subset (genre means of the timbre dimensions of
-# tagtraum-labelled songs). Related genres (Blues/Jazz, Country/Pop_Rock, Rap/Reggae/Electronic)
-# are close on purpose, so a classifier learns something but not everything.
+# tagtraum-labelled songs). Related genres (Blues/Country/Jazz, Pop_Rock/Reggae/Rap) are close on
+# purpose, so a classifier learns a lot but not everything.
 GENRE_PROFILES = {
     "Blues": GenreProfile((112, 22), (-11.5, 3.0), (240, 60), 0.70, 0.10, 3.2, 1.05, 0.70,
                           (1982, 14), (41, -33, 11, 1, -16, 1, -7, -1, 2, 0, 1, 6)),
@@ -195,8 +195,9 @@ GENRE_PROFILES = {
 }
 # Song-to-song spread of the timbre means around the genre's (plus a shared per-artist offset),
 # and the segment-to-segment spread within a song, per dimension (real-like magnitudes).
-TIMBRE_SONG_SD = np.array([3.0, 14.0, 11.0, 6.0, 8.0, 5.0, 5.0, 3.0, 4.0, 3.0, 2.0, 3.0])
+TIMBRE_SONG_SD = 1.5 * np.array([3.0, 14.0, 11.0, 6.0, 8.0, 5.0, 5.0, 3.0, 4.0, 3.0, 2.0, 3.0])
 TIMBRE_ARTIST_SD = 0.6 * TIMBRE_SONG_SD
+SONG_JITTER = 0.2
 TIMBRE_SEGMENT_SD = np.array([6.0, 35.0, 30.0, 32.0, 26.0, 25.0, 21.0, 18.0, 18.0, 15.0, 15.0,
                               15.0])
 # Krumhansl-Kessler key profiles (C major, C minor), rotated to the song's key for the chroma.
@@ -209,19 +210,22 @@ LOCATIONS = (("São Paulo, Brazil", -23.55, -46.63), ("Malmö, Sweden", 55.60, 1
              ("Zürich, Switzerland", 47.37, 8.54), ("Montréal, Canada", 45.50, -73.57),
              ("Kraków, Poland", 50.06, 19.94), ("Memphis, TN", 35.15, -90.05),
              ("Reykjavík, Iceland", 64.15, -21.94), ("Kingston, Jamaica", 18.00, -76.79))
-HEX = "0123456789ABCDEF"
 
 
-def generate_sample(dest, songs_per_genre=60, seed=0):
+def generate_sample(dest, songs_per_genre=60, seed=0, workers=1):
     """Generate the demo sample under ``dest`` and return its labels {track_id: genre}.
 
     Writes ``dest/data/<A>/<B>/<C>/TR....h5`` (one song per file, real layout) and
-    ``dest/LABEL_FILE``. The sample is built in a temporary folder beside ``dest`` and moved into
-    place, replacing an earlier generated sample; any other non-empty ``dest`` is refused.
+    ``dest/LABEL_FILE``. Each song is drawn from its own generator seeded by (seed, song number),
+    so the result is the same for any number of ``workers``. The sample is built in a temporary
+    folder beside ``dest`` and moved into place, replacing an earlier generated sample; any other
+    non-empty ``dest`` is refused.
     """
     dest = Path(dest)
     if songs_per_genre < 1:
         raise SampleError(f"--songs-per-genre must be at least 1, not {songs_per_genre}")
+    if workers < 1:
+        raise SampleError(f"--workers must be at least 1, not {workers}")
     if dest.exists() and not dest.is_dir():
         raise SampleError(f"{dest} is a file, not a folder")
     if dest.is_dir() and any(dest.iterdir()) and not (dest / LABEL_FILE).exists():
@@ -230,7 +234,13 @@ def generate_sample(dest, songs_per_genre=60, seed=0):
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{dest.name}.generating-", dir=dest.parent))
     try:
-        labels = _write_sample(work, songs_per_genre, seed)
+        tasks = sample_plan(work, songs_per_genre, seed)
+        if workers == 1:
+            labels = dict(map(_write_song_task, tasks))
+        else:
+            with multiprocessing.Pool(workers) as pool:
+                labels = dict(sorted(pool.imap_unordered(_write_song_task, tasks, chunksize=8)))
+        _write_labels(work / LABEL_FILE, labels, songs_per_genre, seed)
         _move_into_place(work, dest)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
@@ -243,38 +253,43 @@ def song_path(root, track_id):
     return Path(root) / "data" / track_id[2] / track_id[3] / track_id[4] / f"{track_id}.h5"
 
 
-def _write_sample(root, songs_per_genre, seed):
+def sample_plan(root, songs_per_genre, seed):
+    """One task per song: (root, genre, artist fields, song number, seed). Artists are nested in
+    genres, several songs each, so an artist-disjoint split keeps every genre."""
     rng = np.random.default_rng(seed)
-    used_ids = set()
     artists_per_genre = max(1, songs_per_genre // 5)
-    labels = {}
+    tasks = []
     song_number = artist_number = 0
-    for genre, profile in GENRE_PROFILES.items():
+    for genre in GENRE_PROFILES:
         artists = []
         for _ in range(artists_per_genre):
             artist_number += 1
-            artists.append(generate_artist(rng, genre, artist_number, used_ids))
+            artists.append(generate_artist(rng, genre, artist_number))
         for artist in artists:
             artist["similar_artists"] = [a["artist_id"] for a in artists if a is not artist]
         for index in range(songs_per_genre):
             song_number += 1
-            song = generate_song(rng, profile, artists[index % len(artists)], song_number,
-                                 used_ids)
-            path = song_path(root, song["track_id"])
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_song_file(path, [song])
-            labels[song["track_id"]] = genre
-    _write_labels(root / LABEL_FILE, labels, songs_per_genre, seed)
-    return labels
+            tasks.append((root, genre, artists[index % len(artists)], song_number, seed))
+    return tasks
 
 
-def generate_artist(rng, genre, number, used_ids):
+def _write_song_task(task):
+    root, genre, artist, number, seed = task
+    song = generate_song(np.random.default_rng([seed, number]), GENRE_PROFILES[genre], artist,
+                         number)
+    path = song_path(root, song["track_id"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_song_file(path, [song])
+    return song["track_id"], genre
+
+
+def generate_artist(rng, genre, number):
     """Artist-level fields shared by all of an artist's songs (a dict to merge into each)."""
     known_place = rng.random() < 0.5
     location, latitude, longitude = LOCATIONS[rng.integers(len(LOCATIONS))] if known_place \
         else ("", np.nan, np.nan)
     return {
-        "artist_id": _new_id(rng, "AR", used_ids),
+        "artist_id": msd_id(rng, "AR", number),
         "artist_name": f"Generated artist {number} ({ARTIST_NICKNAMES[number % 10]})",
         "artist_location": location, "artist_latitude": latitude, "artist_longitude": longitude,
         "artist_familiarity": rng.uniform(0.3, 0.8), "artist_hotttnesss": rng.uniform(0.2, 0.6),
@@ -285,7 +300,7 @@ def generate_artist(rng, genre, number, used_ids):
     }
 
 
-def generate_song(rng, profile, artist, number, used_ids):
+def generate_song(rng, profile, artist, number):
     """One song dict for ``write_song_file``: fields and arrays drawn from the genre profile."""
     duration = float(np.clip(rng.normal(*profile.duration), 60.0, 900.0))
     tempo = float(np.clip(rng.normal(*profile.tempo), 50.0, 230.0))
@@ -298,7 +313,7 @@ def generate_song(rng, profile, artist, number, used_ids):
     year = int(np.clip(round(rng.normal(*profile.year)), 1950, 2010)) if known_year else 0
     song = {name: value for name, value in artist.items() if name != "timbre_offset"}
     song.update({
-        "track_id": _new_id(rng, "TR", used_ids), "song_id": _new_id(rng, "SO", used_ids),
+        "track_id": msd_id(rng, "TR", number), "song_id": msd_id(rng, "SO", number),
         "title": f"Generated song {number}", "release": f"Generated release {number}",
         "year": year, "duration": duration, "tempo": tempo, "key": key, "mode": mode,
         "time_signature": time_signature, "loudness": loudness,
@@ -306,7 +321,7 @@ def generate_song(rng, profile, artist, number, used_ids):
         "time_signature_confidence": rng.uniform(), "end_of_fade_in": end_of_fade_in,
         "start_of_fade_out": duration - rng.uniform(2.0, 15.0),
         "song_hotttnesss": np.nan if rng.random() < 0.4 else rng.uniform(0.1, 0.9),
-        "analysis_sample_rate": 22050, "audio_md5": "".join(rng.choice(list(HEX.lower()), 32)),
+        "analysis_sample_rate": 22050, "audio_md5": rng.bytes(16).hex(),
         "track_7digitalid": int(rng.integers(1, 10**7)),
         "release_7digitalid": int(rng.integers(1, 10**6)),
     })
@@ -315,16 +330,27 @@ def generate_song(rng, profile, artist, number, used_ids):
     return song
 
 
+def msd_id(rng, prefix, number):
+    """An id of the real form (2-letter prefix + 16 characters), marked "GEN" as ours and ending
+    in ``number`` (unique). The first five are letters: a track's folders are its 3rd to 5th."""
+    return (prefix + "".join(rng.choice(list(string.ascii_uppercase), 5)) + "GEN"
+            + f"{number:08d}")
+
+
 def _segments(rng, profile, artist_offset, duration, loudness, key, mode):
-    count = max(2, round(duration * profile.segment_rate * rng.uniform(0.9, 1.1)))
+    # Every per-genre trait varies from song to song, so no single statistic gives the genre away.
+    rate = profile.segment_rate * rng.lognormal(0.0, SONG_JITTER)
+    spread = profile.spread * rng.lognormal(0.0, SONG_JITTER, 12)
+    tonal = np.clip(rng.normal(profile.tonal, SONG_JITTER), 0.05, 0.95)
+    count = max(2, round(duration * rate))
     lengths = rng.gamma(4.0, 1.0, count)
     starts = np.concatenate([[0.0], np.cumsum(lengths)[:-1]]) * (duration / lengths.sum())
     center = np.array(profile.timbre) + artist_offset + rng.normal(0.0, TIMBRE_SONG_SD)
-    timbre = center + rng.normal(0.0, 1.0, (count, 12)) * TIMBRE_SEGMENT_SD * profile.spread
+    timbre = center + rng.normal(0.0, 1.0, (count, 12)) * TIMBRE_SEGMENT_SD * spread
     key_profile = np.roll(MAJOR_PROFILE if mode else MINOR_PROFILE, key)
-    chroma = (profile.tonal * key_profile / key_profile.max() * rng.uniform(0.2, 1.0, (count, 1))
-              + (1.0 - profile.tonal) * rng.uniform(0.0, 1.0, (count, 12)) ** 2)
-    loudness_max = loudness - 2.5 + rng.normal(0.0, 4.0 * profile.spread, count)
+    chroma = (tonal * key_profile / key_profile.max() * rng.uniform(0.2, 1.0, (count, 1))
+              + (1.0 - tonal) * rng.uniform(0.0, 1.0, (count, 12)) ** 2)
+    loudness_max = loudness - 2.5 + rng.normal(0.0, 4.0 * spread[0], count)
     return {
         "segments_start": starts, "segments_confidence": rng.uniform(0.0, 1.0, count),
         "segments_timbre": timbre.round(3),
@@ -351,24 +377,13 @@ def _rhythm(rng, duration, tempo, time_signature, end_of_fade_in):
     return {name: values.round(5) for name, values in rhythm.items()}
 
 
-def _new_id(rng, prefix, used_ids):
-    # Real MSD ids are a 2-letter prefix and 16 characters; "GEN" in the middle marks ours. The
-    # first five are letters, because a track's folders are its 3rd, 4th and 5th characters.
-    while True:
-        ident = (prefix + "".join(rng.choice(list(string.ascii_uppercase), 5)) + "GEN"
-                 + "".join(rng.choice(list(HEX), 8)))
-        if ident not in used_ids:
-            used_ids.add(ident)
-            return ident
-
-
 def _write_labels(path, labels, songs_per_genre, seed):
     lines = [
         "#" * 80,
         "#    GENERATED sample labels, made by `python -m dataset.sample` "
         f"(seed {seed}, {songs_per_genre} songs per genre).",
         "#    NOT real Million Song Dataset labels: the songs are invented, for the offline demo.",
-        "#    Format (as tagtraum's .cls files): '#' = comment, '\t' = field separator",
+        "#    Format (as tagtraum's .cls files): '#' = comment, '\\t' = field separator",
         "#    Fields: trackId, genre",
         "#" * 80,
     ]
@@ -398,6 +413,8 @@ def parse_args(argv):
     parser.add_argument("--songs-per-genre", type=int, default=60,
                         help=f"songs per genre ({len(GENRE_PROFILES)} genres)")
     parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="processes writing files (the result does not depend on it)")
     return parser.parse_args(argv)
 
 
@@ -405,7 +422,7 @@ def main(argv=None):
     args = parse_args(argv)
     started = time.perf_counter()
     try:
-        labels = generate_sample(args.dest, args.songs_per_genre, args.seed)
+        labels = generate_sample(args.dest, args.songs_per_genre, args.seed, args.workers)
     except SampleError as err:
         print(f"sample: error: {err}", file=sys.stderr)
         return 2
