@@ -64,4 +64,5 @@ bench: setup
 	$(PYTHON) bench/real_benchmark.py
 
 lint: setup
-	$(PYTHON) -m compileall -q dataset bench tests *.py
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check ruff==0.17.6
+	$(PYTHON) -m ruff check --select E,F,W,B --line-length 100 .
