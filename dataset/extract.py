@@ -1,19 +1,33 @@
-"""Extract per-song features (and genre labels) from Million Song Dataset HDF5 files into SongCSV.csv.
+"""Extract per-song features (and genre labels) from MSD HDF5 song files into SongCSV.csv.
 
 Usage:
     python -m dataset.extract PATH [PATH ...] [--out data/SongCSV.csv] [--workers N]
                               [--no-segments] [--labels SOURCE] [--resume] [--strict]
+                              [--format csv|parquet] [--engine local|dask] [--scheduler ADDRESS]
 
 PATH is any mix of folders (searched recursively for *.h5) and single .h5 files (single-track,
 aggregate or summary files). Rows are streamed to OUT.partial and renamed to OUT when the run is
 complete; an interrupted run continues with --resume. Files that cannot be read are skipped, named
 on stderr and listed in OUT's sibling *_failures.csv.
+
+--format parquet writes OUT as a folder of part-NNNNN.parquet files instead: the same columns,
+missing values as nulls, one schema for every part. --engine dask reads the files on a Dask
+cluster (the scheduler at --scheduler, or a LocalCluster of --workers processes) in batches; rows
+come back in input order to this process, which labels and writes them, so the output is the
+local engine's. Both need the optional packages: pip install -r requirements-scale.txt
 """
 import argparse
+import collections
+import contextlib
 import csv
+import functools
+import importlib
+import itertools
 import math
 import multiprocessing
 import os
+import re
+import shutil
 import signal
 import sys
 import time
@@ -24,13 +38,22 @@ if __package__ in (None, ""):  # run as `python dataset/extract.py`: make `datas
 
 from tqdm import tqdm
 
-from dataset import features, hdf5_getters, labels
+from dataset import features, hdf5_getters, labels, sample
 
 LABEL_CHUNK = 256  # rows labelled per call: large enough for the last.fm client's concurrency
+PARQUET_PART_ROWS = 20_000  # rows per part file (~13 MB): at most this much is redone on --resume
+DASK_BATCH_FILES = 200  # files per Dask task (~1 s of reading): scheduling overhead stays small
+DEFAULT_OUT = "data/SongCSV.FORMAT"  # FORMAT becomes csv or parquet
+SCALE_INSTALL = "pip install -r requirements-scale.txt"
 
 
 class InputError(Exception):
-    """Bad command-line input: a missing path, no song file, an unusable partial output."""
+    """Bad command-line input: a missing path, no song file, an unusable partial output or OUT,
+    an optional package that is not installed, an unreachable scheduler."""
+
+
+class ClusterError(Exception):
+    """A batch failed on the Dask cluster itself: a worker lost on it, the scheduler gone."""
 
 
 def find_song_files(paths):
@@ -70,9 +93,108 @@ def _extract_task(task):
         return path, None, str(err).splitlines()[0] if str(err) else "unreadable"
 
 
+def _extract_batch(paths, segments):
+    """Dask task: _extract_task of each file of a batch."""
+    return [_extract_task((path, segments)) for path in paths]
+
+
 def _ignore_sigint():
     # Workers leave Ctrl-C to the parent, which stops the pool and keeps what was written.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@contextlib.contextmanager
+def _sigint_ignored():
+    # Processes started meanwhile inherit the ignored SIGINT: Ctrl-C reaches this process only,
+    # which then stops them, as with the pool's _ignore_sigint.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _import_extra(module, option):
+    """A module of requirements-scale.txt, or InputError saying how to install it."""
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise InputError(f"{option} needs {module}, which is not installed: "
+                         f"{SCALE_INSTALL}") from None
+
+
+@contextlib.contextmanager
+def local_engine(workers):
+    """A function (paths, segments) -> (path, rows, reason) per file in order, read by a pool of
+    ``workers`` processes (in this process when 1)."""
+    pool = multiprocessing.Pool(workers, initializer=_ignore_sigint) if workers > 1 else None
+
+    def read_files(paths, segments):
+        tasks = [(path, segments) for path in paths]
+        return pool.imap(_extract_task, tasks, chunksize=4) if pool else map(_extract_task, tasks)
+
+    try:
+        yield read_files
+    finally:
+        if pool:
+            pool.terminate()
+            pool.join()
+
+
+@contextlib.contextmanager
+def dask_engine(workers, scheduler=None):
+    """As local_engine, reading on the Dask scheduler at ``scheduler``, or on a LocalCluster of
+    ``workers`` single-threaded processes when None."""
+    distributed = _import_extra("distributed", "--engine dask")
+    with contextlib.ExitStack() as stack:
+        if scheduler:
+            try:
+                client = stack.enter_context(distributed.Client(scheduler))
+            except (OSError, ValueError) as err:
+                raise InputError(f"--scheduler {scheduler}: cannot connect ({err})") from None
+        else:
+            with _sigint_ignored():
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, dashboard_address=None))
+            client = stack.enter_context(distributed.Client(cluster))
+        try:  # a worker that cannot unpickle our tasks would make the run wait forever
+            client.run(importlib.import_module, "dataset.extract")
+        except Exception as err:  # noqa: BLE001 - whatever the workers raised, in one line
+            raise InputError(f"the cluster's workers cannot import dataset.extract "
+                             f"({type(err).__name__}: {_first_line(err)}): start them with this "
+                             "repository on PYTHONPATH and requirements.txt installed") from None
+        yield functools.partial(_read_on_cluster, client)
+
+
+def _read_on_cluster(client, paths, segments):
+    size = max(1, min(DASK_BATCH_FILES, math.ceil(len(paths) / (4 * _cluster_threads(client)))))
+    batches = (paths[start:start + size] for start in range(0, len(paths), size))
+    in_flight = collections.deque()  # (batch, future) in submission order
+    while True:
+        # A window of a few batches per worker thread keeps memory flat and follows workers that
+        # join later; taking results in submission order keeps the local engine's output.
+        for batch in itertools.islice(batches, 4 * _cluster_threads(client) - len(in_flight)):
+            # Workers may run elsewhere: they get absolute paths; results keep paths as given.
+            in_flight.append((batch, client.submit(
+                _extract_batch, [os.path.abspath(p) for p in batch], segments, pure=False)))
+        if not in_flight:
+            return
+        batch, future = in_flight.popleft()
+        try:
+            results = future.result()
+        except Exception as err:  # noqa: BLE001 - whatever the cluster raised, said in one line
+            raise ClusterError(f"the batch of {len(batch)} files from {batch[0]} failed on the "
+                               f"cluster: {type(err).__name__}: {_first_line(err)}") from None
+        for path, (_, rows, reason) in zip(batch, results, strict=True):
+            yield path, rows, reason
+
+
+def _cluster_threads(client):
+    return max(sum(client.nthreads().values()), 1)
+
+
+def _first_line(err):
+    return str(err).splitlines()[0] if str(err) else ""
 
 
 def _csv_cell(value):
@@ -81,7 +203,16 @@ def _csv_cell(value):
     return value
 
 
-class PartialOutput:
+def _journal_lines(journal):
+    """The complete lines of a journal; a torn last line (a kill mid-write) is cut off the file."""
+    with open(journal, "r+b") as stream:
+        data = stream.read()
+        complete = data[:data.rfind(b"\n") + 1]
+        stream.truncate(len(complete))
+    return [line for line in complete.decode("utf-8").splitlines() if "\t" in line]
+
+
+class PartialCsv:
     """OUT.partial plus a journal of finished input files and the byte offset after each.
 
     On --resume the partial file is cut back to the last journalled offset, so rows of a file
@@ -90,6 +221,8 @@ class PartialOutput:
 
     def __init__(self, out, header, resume):
         self.out = Path(out)
+        if self.out.is_dir():
+            raise InputError(f"{self.out} is a folder: give --out a file name for CSV output")
         self.partial = self.out.with_name(self.out.name + ".partial")
         self.journal = self.out.with_name(self.out.name + ".partial.files")
         self.header = list(header)
@@ -113,22 +246,23 @@ class PartialOutput:
                 raise InputError(f"{self.partial} has other columns than this run would write "
                                  "(different --no-segments?): rerun without --resume")
         done, offset = {}, None
-        with open(self.journal, encoding="utf-8") as journal:
-            for line in journal:
-                if line.endswith("\n") and "\t" in line:
-                    offset_text, path = line.rstrip("\n").split("\t", 1)
-                    offset = int(offset_text)
-                    done[path] = offset
+        for line in _journal_lines(self.journal):
+            offset_text, path = line.split("\t", 1)
+            offset = int(offset_text)
+            done[path] = offset
         if offset is not None:
             with open(self.partial, "r+b") as stream:
                 stream.truncate(offset)
         return done
 
-    def write_file_rows(self, path, rows):
-        self._writer.writerows([[_csv_cell(row[name]) for name in self.header] for row in rows])
-        self._stream.flush()
-        self._journal.write(f"{self._stream.tell()}\t{path}\n")
-        self._journal.flush()
+    def write_files(self, files):
+        """Append the rows of each (path, rows) and journal the file as done."""
+        for path, rows in files:
+            self._writer.writerows([[_csv_cell(row[name]) for name in self.header]
+                                    for row in rows])
+            self._stream.flush()
+            self._journal.write(f"{self._stream.tell()}\t{path}\n")
+            self._journal.flush()
 
     def close(self):
         self._stream.close()
@@ -140,41 +274,144 @@ class PartialOutput:
         self.journal.unlink()
 
 
-def extract(paths, out, workers, segments, label_source, resume=False, progress=True):
+PART_NAME = re.compile(r"part-\d{5}\.parquet")
+
+
+def arrow_schema(header):
+    """One explicit schema for every part, so a part of songs without segments types its empty
+    columns as the others do: text and labels are strings, the MSD's integer fields (year, key,
+    mode, time_signature) int32, everything else float64."""
+    pa = _import_extra("pyarrow", "--format parquet")
+    file_types = {name: dtype for fields in sample.TABLE_DTYPES.values() for name, dtype in fields}
+
+    def arrow_type(name):
+        if name in labels.LABEL_COLUMNS or file_types.get(name, "").startswith("S"):
+            return pa.string()
+        return pa.int32() if file_types.get(name, "").startswith("<i") else pa.float64()
+
+    return pa.schema([(name, arrow_type(name)) for name in header])
+
+
+def _parquet_value(value):
+    # Nulls where the CSV has empty cells: None, NaN and empty text alike.
+    if value == "" or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
+
+
+class PartialParquet:
+    """OUT.partial/, a folder of part-NNNNN.parquet files, renamed to OUT when complete, plus a
+    journal with one line per finished part naming its input files: a part whose line was not
+    written is deleted on --resume and its files are read again."""
+
+    def __init__(self, out, header, resume):
+        self._pa = _import_extra("pyarrow", "--format parquet")
+        self._pq = importlib.import_module("pyarrow.parquet")
+        self.out = Path(out)
+        if self.out.exists() and not (self.out.is_dir() and all(
+                PART_NAME.fullmatch(p.name) for p in self.out.iterdir())):
+            raise InputError(f"{self.out} exists and is not an earlier --format parquet output: "
+                             "move it away or choose another --out")
+        self.partial = self.out.with_name(self.out.name + ".partial")
+        self.journal = self.out.with_name(self.out.name + ".partial.files")
+        self.schema = arrow_schema(header)
+        recovered = self._recover() if resume else None
+        if recovered is None:
+            self.done, self.parts = {}, 0
+            if self.partial.is_dir():
+                shutil.rmtree(self.partial)
+            self.partial.unlink(missing_ok=True)
+            self.partial.mkdir()
+            self._journal = open(self.journal, "w", encoding="utf-8")
+        else:
+            self.done, self.parts = recovered
+            self._journal = open(self.journal, "a", encoding="utf-8")
+        self._batches, self._paths, self._rows = [], [], 0
+
+    def _recover(self):
+        if not (self.partial.is_dir() and self.journal.exists()):
+            return None
+        done = {}
+        for line in _journal_lines(self.journal):
+            part, *paths = line.split("\t")
+            done.update(dict.fromkeys(paths, part))
+        parts = set(done.values())
+        for path in self.partial.iterdir():
+            if path.name not in parts:  # written after the last journal line, or torn
+                path.unlink()
+        if parts and self._pq.read_schema(self.partial / min(parts)).names != self.schema.names:
+            raise InputError(f"{self.partial} has other columns than this run would write "
+                             "(different --no-segments?): rerun without --resume")
+        return done, len(parts)
+
+    def write_files(self, files):
+        """Buffer the rows of each (path, rows); a part is written once it has enough rows."""
+        rows = [row for _, file_rows in files for row in file_rows]
+        self._batches.append(self._pa.record_batch(
+            [self._pa.array([_parquet_value(row[field.name]) for row in rows], type=field.type)
+             for field in self.schema], schema=self.schema))
+        self._paths.extend(path for path, _ in files)
+        self._rows += len(rows)
+        if self._rows >= PARQUET_PART_ROWS:
+            self._write_part()
+
+    def _write_part(self):
+        name = f"part-{self.parts:05d}.parquet"
+        temporary = self.partial / f".{name}.tmp"
+        self._pq.write_table(self._pa.Table.from_batches(self._batches, self.schema), temporary)
+        os.replace(temporary, self.partial / name)
+        self._journal.write("\t".join([name] + self._paths) + "\n")
+        self._journal.flush()
+        self.parts += 1
+        self._batches, self._paths, self._rows = [], [], 0
+
+    def close(self):
+        self._journal.close()
+
+    def commit(self):
+        if self._paths or not self.parts:  # the rest, or one empty part for a run without rows
+            self._write_part()
+        self.close()
+        self.journal.unlink()
+        if self.out.exists():  # an earlier parquet output, checked at the start
+            shutil.rmtree(self.out)
+        os.replace(self.partial, self.out)
+
+
+def extract(paths, out, workers, segments, label_source, resume=False, progress=True,
+            output_format="csv", engine="local", scheduler=None):
     """Stream every song of ``paths`` to ``out``; returns a summary dict. See module docstring."""
     files = find_song_files(paths)
     header = list(features.columns(segments)) + list(labels.LABEL_COLUMNS)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    output = PartialOutput(out, header, resume)
-    todo = [path for path in files if path not in output.done]
-    summary = {"files": len(files), "resumed": len(files) - len(todo), "rows": 0, "failed": []}
+    summary = {"files": len(files), "rows": 0, "failed": []}
     started = time.perf_counter()
     pending = []  # (path, rows) read but not yet labelled and written
-    bar = tqdm(total=len(files), initial=summary["resumed"], unit="file", file=sys.stderr,
-               disable=None if progress else True, dynamic_ncols=True)
-    pool = multiprocessing.Pool(workers, initializer=_ignore_sigint) if workers > 1 else None
-    try:
-        tasks = [(path, segments) for path in todo]
-        results = pool.imap(_extract_task, tasks, chunksize=4) if pool else map(_extract_task, tasks)
-        for path, rows, reason in results:
-            bar.update()
-            if reason is not None:
-                summary["failed"].append((path, reason))
-                bar.write(f"skipped {path}: {reason}", file=sys.stderr)
-                continue
-            pending.append((path, rows))
-            if sum(len(rows) for _, rows in pending) >= LABEL_CHUNK:
-                summary["rows"] += _label_and_write(pending, label_source, output)
-                pending = []
-        summary["rows"] += _label_and_write(pending, label_source, output)
-    except BaseException:
-        output.close()
-        raise
-    finally:
-        bar.close()
-        if pool:
-            pool.terminate()
-            pool.join()
+    start_engine = dask_engine(workers, scheduler) if engine == "dask" else local_engine(workers)
+    with start_engine as read_files:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        output = (PartialParquet if output_format == "parquet" else PartialCsv)(out, header,
+                                                                                 resume)
+        todo = [path for path in files if path not in output.done]
+        summary["resumed"] = len(files) - len(todo)
+        bar = tqdm(total=len(files), initial=summary["resumed"], unit="file", file=sys.stderr,
+                   disable=None if progress else True, dynamic_ncols=True)
+        try:
+            for path, rows, reason in read_files(todo, segments):
+                bar.update()
+                if reason is not None:
+                    summary["failed"].append((path, reason))
+                    bar.write(f"skipped {path}: {reason}", file=sys.stderr)
+                    continue
+                pending.append((path, rows))
+                if sum(len(rows) for _, rows in pending) >= LABEL_CHUNK:
+                    summary["rows"] += _label_and_write(pending, label_source, output)
+                    pending = []
+            summary["rows"] += _label_and_write(pending, label_source, output)
+        except BaseException:
+            output.close()
+            raise
+        finally:
+            bar.close()
     output.commit()
     summary["seconds"] = time.perf_counter() - started
     return summary
@@ -184,10 +421,10 @@ def _label_and_write(pending, label_source, output):
     rows = [row for _, file_rows in pending for row in file_rows]
     for start in range(0, len(rows), LABEL_CHUNK):
         chunk = rows[start:start + LABEL_CHUNK]
-        for row, label in zip(chunk, label_source.label(chunk)):
+        for row, label in zip(chunk, label_source.label(chunk), strict=True):
             row.update(label)
-    for path, file_rows in pending:
-        output.write_file_rows(path, file_rows)
+    if pending:
+        output.write_files(pending)
     return len(rows)
 
 
@@ -214,9 +451,19 @@ def parse_args(argv):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="MSD .h5 files and/or folders searched recursively for *.h5")
-    parser.add_argument("--out", default="data/SongCSV.csv", help="output CSV")
+    parser.add_argument("--out", default=DEFAULT_OUT,
+                        help="output: a CSV file, or with --format parquet a folder of parts")
+    parser.add_argument("--format", dest="output_format", choices=("csv", "parquet"),
+                        default="csv", help="output format (parquet: " + SCALE_INSTALL + ")")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                        help="processes reading files in parallel")
+                        help="processes reading files in parallel (with --engine dask: the "
+                             "LocalCluster's, when no --scheduler is given)")
+    parser.add_argument("--engine", choices=("local", "dask"), default="local",
+                        help="where files are read: local processes, or a Dask cluster "
+                             "(" + SCALE_INSTALL + ")")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="Dask scheduler of the cluster for --engine dask, e.g. "
+                             "tcp://10.0.0.1:8786 (default: a LocalCluster on this machine)")
     parser.add_argument("--no-segments", dest="segments", action="store_false",
                         help="song-level fields only (no segment arrays; works on summary files)")
     parser.add_argument("--resume", action="store_true",
@@ -228,6 +475,10 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.scheduler and args.engine != "dask":
+        parser.error("--scheduler needs --engine dask")
+    if args.out == DEFAULT_OUT:
+        args.out = DEFAULT_OUT.replace("FORMAT", args.output_format)
     return args
 
 
@@ -236,10 +487,16 @@ def main(argv=None):
     try:
         with labels.open_source(args) as label_source:
             summary = extract(args.paths, args.out, args.workers, args.segments, label_source,
-                              resume=args.resume, progress=not args.quiet)
+                              resume=args.resume, progress=not args.quiet,
+                              output_format=args.output_format, engine=args.engine,
+                              scheduler=args.scheduler)
             label_summary = label_source.summary()
     except (InputError, labels.LabelError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except ClusterError as err:
+        print(f"error: {err}; rows so far are kept in {args.out}.partial: rerun the same command "
+              "with --resume to continue", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted: rows so far are kept in {args.out}.partial; "
