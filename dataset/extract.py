@@ -173,7 +173,8 @@ def _read_on_cluster(client, paths, segments):
     while True:
         # A window of a few batches per worker thread keeps memory flat and follows workers that
         # join later; taking results in submission order keeps the local engine's output.
-        for batch in itertools.islice(batches, 4 * _cluster_threads(client) - len(in_flight)):
+        room = max(4 * _cluster_threads(client) - len(in_flight), 0)  # workers may also leave
+        for batch in itertools.islice(batches, room):
             # Workers may run elsewhere: they get absolute paths; results keep paths as given.
             in_flight.append((batch, client.submit(
                 _extract_batch, [os.path.abspath(p) for p in batch], segments, pure=False)))
