@@ -1,0 +1,174 @@
+"""Training speed against the original project's way of training, on the same data.
+
+Usage:
+    python bench/bench_train.py [--data data/preprocessed_data.csv] [--songs 10000]
+
+1. Seconds per epoch at batch size 32, same widths: train.fit (slices of in-memory tensors, its
+   validation pass and metrics included) against the seed's loop (TensorDataset + DataLoader,
+   Adam), median over --timed-epochs epochs each.
+2. A whole default train.py run (to early stopping) against the seed's configuration (Adam,
+   lr 0.01, batch 32, --seed-epochs epochs, unweighted loss, last epoch kept): wall time and
+   test-split accuracy and macro-F1 of each.
+3. With --songs N, a whole default run on N synthetic songs with as many features.
+
+Without --data it uses the real benchmark (bench/real_benchmark.py) from ../shared/data.
+"""
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+# bench/ holds scripts; the project's modules live one folder up.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import preprocess  # noqa: E402
+import real_benchmark  # noqa: E402
+import train  # noqa: E402
+from evaluate import scores  # noqa: E402
+from model import GenreMLP, fit_standardisation, predict_proba, standardise  # noqa: E402
+
+SEED_CONFIG = {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 1000}
+
+
+def prepared_splits(table):
+    """Standardised train/val tensors, raw test arrays and the class list of a table."""
+    names = preprocess.feature_names_of(table)
+    classes = sorted(table.loc[table[preprocess.SPLIT] == "train", preprocess.LABEL].unique())
+    arrays = {split: preprocess.split_arrays(table, split, names, classes)
+              for split in preprocess.SPLITS}
+    mean, std = fit_standardisation(arrays["train"][0])
+    tensors = {split: (standardise(x, mean, std), torch.from_numpy(y))
+               for split, (x, y) in arrays.items()}
+    return tensors, classes
+
+
+def seed_epoch(model, loader, optimizer, criterion):
+    """One epoch as the original project trained: DataLoader batches, one step each."""
+    model.train()
+    for inputs, labels in loader:
+        optimizer.zero_grad()
+        loss = criterion(model(inputs), labels)
+        loss.backward()
+        optimizer.step()
+
+
+def time_seed_epochs(train_x, train_y, n_classes, epochs, seed=0):
+    """Seconds of each of ``epochs`` seed-style epochs, and the model they leave."""
+    torch.manual_seed(seed)
+    model = GenreMLP(train_x.shape[1], n_classes)
+    loader = DataLoader(TensorDataset(train_x, train_y), batch_size=SEED_CONFIG["batch_size"],
+                        shuffle=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=SEED_CONFIG["lr"])
+    criterion = nn.CrossEntropyLoss()
+    seconds = []
+    for _ in range(epochs):
+        started = time.perf_counter()
+        seed_epoch(model, loader, optimizer, criterion)
+        seconds.append(time.perf_counter() - started)
+    return seconds, model.eval()
+
+
+def epoch_speed(tensors, n_classes, epochs):
+    """(seed loop s/epoch, train.fit s/epoch) at batch 32, same widths and optimizer."""
+    (train_x, train_y), (val_x, val_y) = tensors["train"], tensors["val"]
+    seed_seconds, _ = time_seed_epochs(train_x, train_y, n_classes, epochs)
+    config = train.TrainConfig(optimizer="adam", lr=SEED_CONFIG["lr"], batch_size=32,
+                               dropout=0.0, epochs=epochs, patience=epochs + 1)
+    _, history = train.fit(train_x, train_y, val_x, val_y, n_classes, config)
+    return (statistics.median(seed_seconds),
+            statistics.median(row["seconds"] for row in history))
+
+
+def whole_runs(table, seed_epochs):
+    """Wall seconds and test scores: the default train.py run against the seed's configuration."""
+    started = time.perf_counter()
+    checkpoint, history = train.train_checkpoint(table, train.TrainConfig())
+    ours_seconds = time.perf_counter() - started
+    test_x, test_y = preprocess.split_arrays(table, "test", checkpoint["feature_names"],
+                                             checkpoint["classes"])
+    ours = scores(test_y, predict_proba(checkpoint, test_x).argmax(axis=1))
+    ours.update(seconds=ours_seconds, epochs=len(history))
+
+    started = time.perf_counter()
+    tensors, classes = prepared_splits(table)
+    _, model = time_seed_epochs(*tensors["train"], len(classes), seed_epochs)
+    with torch.no_grad():
+        predicted = model(tensors["test"][0]).argmax(dim=1).numpy()
+    seed = scores(test_y, predicted)
+    seed.update(seconds=time.perf_counter() - started, epochs=seed_epochs)
+    return ours, seed
+
+
+def synthetic_table(n_songs, n_features, n_classes=10, seed=0):
+    """A preprocessed-style table of Gaussian genre clusters, 5 songs per artist, 70/15/15 split."""
+    rng = np.random.default_rng(seed)
+    genres = rng.integers(0, n_classes, n_songs // 5).repeat(5)
+    centres = rng.normal(0, 0.5, (n_classes, n_features))
+    values = centres[genres] + rng.normal(size=(len(genres), n_features))
+    table = pd.DataFrame(values, columns=[f"x{i}" for i in range(n_features)])
+    artists = np.arange(len(genres)) // 5
+    table.insert(0, "artist_id", [f"AR{a}" for a in artists])
+    table.insert(1, "genre", [f"genre{g}" for g in genres])
+    table.insert(2, "split", preprocess.assign_splits(table["genre"].to_numpy(),
+                                                      table["artist_id"].to_numpy(), 0.15, 0.15,
+                                                      seed))
+    return table
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data", help="a preprocessed table (default: the real benchmark)")
+    parser.add_argument("--timed-epochs", type=int, default=30,
+                        help="epochs timed per loop for the per-epoch comparison")
+    parser.add_argument("--seed-epochs", type=int, default=SEED_CONFIG["epochs"],
+                        help="epochs of the seed's whole run")
+    parser.add_argument("--songs", type=int, default=0,
+                        help="also time a whole default run on this many synthetic songs")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (both loops)")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    try:
+        table = preprocess.read_table(args.data) if args.data else preprocess.preprocess(
+            real_benchmark.build_songcsv())
+    except (OSError, preprocess.PreprocessError) as err:
+        print(f"error: {err} (pass --data or provide ../shared/data)", file=sys.stderr)
+        return 2
+    tensors, classes = prepared_splits(table)
+    print(f"data: {args.data or 'real benchmark'}: {len(tensors['train'][1])} train songs, "
+          f"{tensors['train'][0].shape[1]} features, {len(classes)} genres; "
+          f"torch {torch.__version__}, {args.threads} CPU thread(s)")
+    seed_epoch_s, ours_epoch_s = epoch_speed(tensors, len(classes), args.timed_epochs)
+    print(f"per epoch, batch 32, Adam: seed DataLoader loop {seed_epoch_s * 1000:.1f} ms, "
+          f"train.fit {ours_epoch_s * 1000:.1f} ms (incl. validation): "
+          f"{seed_epoch_s / ours_epoch_s:.2f}x faster")
+    ours, seed = whole_runs(table, args.seed_epochs)
+    for title, run in (("train.py defaults", ours), ("seed configuration", seed)):
+        print(f"{title:<20} {run['epochs']:5d} epochs {run['seconds']:8.1f} s   test accuracy "
+              f"{run['accuracy']:.3f}  macro-F1 {run['macro_f1']:.3f}")
+    print(f"whole run: {seed['seconds'] / ours['seconds']:.1f}x less wall time, macro-F1 "
+          f"{ours['macro_f1'] - seed['macro_f1']:+.3f}")
+    if args.songs:
+        synthetic = synthetic_table(args.songs, tensors["train"][0].shape[1])
+        started = time.perf_counter()
+        _, history = train.train_checkpoint(synthetic, train.TrainConfig())
+        seconds = time.perf_counter() - started
+        per_epoch = statistics.median(row["seconds"] for row in history)
+        print(f"{args.songs} synthetic songs: whole default run {seconds:.1f} s "
+              f"({len(history)} epochs, {per_epoch * 1000:.0f} ms per epoch)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The genre classifier (an MLP), its input scaling and its self-contained checkpoint.
+
+Usage:
+    from model import GenreMLP, load_checkpoint, predict_proba
+    checkpoint = load_checkpoint("runs/NAME/model.pt")
+    probabilities = predict_proba(checkpoint, features)   # (songs, genres), raw feature values
+
+A checkpoint is a plain dict of tensors and Python values (loads with weights_only=True):
+``model`` (state dict), ``model_args`` (GenreMLP's keyword arguments), ``feature_names``
+(input column order), ``mean`` and ``std`` (train-split statistics), ``classes`` (genre names in
+output order), ``config`` (training settings) and ``metrics``. Whoever loads it rebuilds the
+model from ``model_args``.
+"""
+import itertools
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from preprocess import atomic_output
+
+CHECKPOINT_KEYS = ("model", "model_args", "feature_names", "mean", "std", "classes", "config",
+                   "metrics")
+
+
+class CheckpointError(Exception):
+    """A file that is not a checkpoint written by train.py."""
+
+
+class GenreMLP(nn.Module):
+    """Linear layers with ReLU (and optional dropout) between them: inputs -> hidden... -> genres.
+
+    The default three hidden widths make the four-layer network of the original project.
+    """
+
+    def __init__(self, n_features, n_classes, hidden=(128, 64, 32), dropout=0.0):
+        super().__init__()
+        widths = [n_features, *hidden]
+        layers = []
+        for width_in, width_out in itertools.pairwise(widths):
+            layers += [nn.Linear(width_in, width_out), nn.ReLU()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(widths[-1], n_classes))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def fit_standardisation(features):
+    """Per-column mean and std of ``features`` (NaN ignored) as float32 tensors.
+
+    A column without spread, or without any value, gets std 1 so it scales to 0, not NaN.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    present = ~np.isnan(features)
+    counts = present.sum(axis=0)
+    filled = np.where(present, features, 0.0)
+    mean = filled.sum(axis=0) / np.maximum(counts, 1)
+    variance = (np.where(present, features - mean, 0.0) ** 2).sum(axis=0) / np.maximum(counts, 1)
+    std = np.sqrt(variance)
+    std[~(std > 0)] = 1.0
+    return torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
+
+
+def standardise(features, mean, std):
+    """(features - mean) / std as a float32 tensor; missing values become 0, the train mean."""
+    scaled = (torch.tensor(np.asarray(features, dtype=np.float32)) - mean) / std
+    return torch.nan_to_num(scaled, nan=0.0)
+
+
+def save_checkpoint(path, checkpoint):
+    """Write ``checkpoint`` to ``path`` atomically (never a half-written file)."""
+    with atomic_output(path) as temporary:
+        torch.save(checkpoint, temporary)
+
+
+def load_checkpoint(path):
+    """The checkpoint dict at ``path`` (on the CPU); CheckpointError when it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - torch raises many kinds for a foreign file
+        raise CheckpointError(f"{path}: not a checkpoint ({type(err).__name__})") from None
+    if not isinstance(checkpoint, dict) or not set(CHECKPOINT_KEYS) <= set(checkpoint):
+        raise CheckpointError(f"{path}: not a checkpoint written by train.py")
+    return checkpoint
+
+
+def build_model(checkpoint, device="cpu"):
+    """The checkpoint's model with its weights, in eval mode."""
+    model = GenreMLP(**checkpoint["model_args"])
+    model.load_state_dict(checkpoint["model"])
+    return model.to(device).eval()
+
+
+def predict_proba(checkpoint, features, device="cpu"):
+    """Genre probabilities (songs x classes, numpy) of raw feature rows in feature_names order."""
+    model = build_model(checkpoint, device)
+    inputs = standardise(features, checkpoint["mean"], checkpoint["std"]).to(device)
+    with torch.no_grad():
+        return torch.softmax(model(inputs), dim=1).cpu().numpy()

@@ -1,0 +1,267 @@
+"""Train the genre MLP on a preprocessed table; keep the best checkpoint, its history and curve.
+
+Usage:
+    python train.py --data data/preprocessed_data.csv --out runs/NAME
+
+Writes runs/NAME/model.pt (self-contained: see model.py), history.csv (one row per epoch with
+its wall-clock seconds) and learning_curve.png. Features are standardised with train-split
+statistics only; the loss is class-weighted cross-entropy (genres are imbalanced); training stops
+when the validation loss has not improved for --patience epochs and keeps the best epoch.
+"""
+import argparse
+import csv
+import dataclasses
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from evaluate import scores
+from model import GenreMLP, fit_standardisation, save_checkpoint, standardise
+from preprocess import (LABEL, SPLIT, PreprocessError, atomic_output, feature_names_of,
+                        read_table, split_arrays)
+
+class TrainingError(Exception):
+    """Training that cannot give a model, e.g. a loss that blew up."""
+
+
+HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "seconds")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Training settings; the defaults were chosen on validation data of the real benchmark."""
+    epochs: int = 500
+    batch_size: int = 64
+    lr: float = 0.003
+    momentum: float = 0.9
+    weight_decay: float = 1e-3
+    optimizer: str = "sgd"
+    hidden: tuple = (128, 64, 32)
+    dropout: float = 0.3
+    patience: int = 20
+    class_weight_power: float = 0.6
+    seed: int = 0
+
+
+def default_device():
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def class_weights(labels, n_classes, power=1.0):
+    """Per-genre loss weights (n / (classes * count)) ** power, scaled to average 1 per song.
+
+    Power 1 is fully balanced (each genre weighs the same in the loss), 0 is unweighted; in
+    between trades accuracy on the common genres for recall on the rare ones. The scaling keeps
+    the loss, and so the effective learning rate, independent of the power.
+    """
+    counts = np.bincount(labels, minlength=n_classes).astype(np.float64)
+    weights = (len(labels) / (n_classes * np.maximum(counts, 1))) ** power
+    weights *= len(labels) / (weights * counts).sum()
+    return torch.tensor(weights, dtype=torch.float32)
+
+
+def make_optimizer(parameters, config):
+    if config.optimizer == "adam":
+        return torch.optim.Adam(parameters, lr=config.lr, weight_decay=config.weight_decay,
+                                fused=True)
+    return torch.optim.SGD(parameters, lr=config.lr, momentum=config.momentum,
+                           weight_decay=config.weight_decay, fused=True)
+
+
+def fit(train_inputs, train_labels, val_inputs, val_labels, n_classes, config, device="cpu",
+        log=None):
+    """Train one MLP on standardised tensors; returns (model at its best epoch, history rows).
+
+    Mini-batches are slices of a shuffled copy of the in-memory tensors. ``log`` (e.g. print)
+    gets one line per epoch.
+    """
+    torch.manual_seed(config.seed)
+    shuffle = torch.Generator(device=device).manual_seed(config.seed)
+    train_inputs, train_labels = train_inputs.to(device), train_labels.to(device)
+    val_inputs, val_labels = val_inputs.to(device), val_labels.to(device)
+    model = GenreMLP(train_inputs.shape[1], n_classes, config.hidden, config.dropout).to(device)
+    weights = class_weights(train_labels.cpu().numpy(), n_classes, config.class_weight_power)
+    criterion = nn.CrossEntropyLoss(weight=weights.to(device))
+    optimizer = make_optimizer(model.parameters(), config)
+    n_rows, size = len(train_labels), config.batch_size
+    history, best_loss, best_epoch, best_state = [], math.inf, 0, None
+    for epoch in range(1, config.epochs + 1):
+        started = time.perf_counter()
+        model.train()
+        order = torch.randperm(n_rows, generator=shuffle, device=device)
+        inputs, labels = train_inputs[order], train_labels[order]
+        total = torch.zeros((), device=device)
+        for start in range(0, n_rows, size):
+            loss = criterion(model(inputs[start:start + size]), labels[start:start + size])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total += loss.detach()
+        model.eval()
+        with torch.no_grad():
+            logits = model(val_inputs)
+            val_loss = criterion(logits, val_labels).item()
+        if not math.isfinite(val_loss):
+            raise TrainingError(f"validation loss is {val_loss} at epoch {epoch}: "
+                                "lower --lr")
+        val_scores = scores(val_labels.cpu().numpy(), logits.argmax(dim=1).cpu().numpy())
+        row = {"epoch": epoch, "train_loss": total.item() / math.ceil(n_rows / size),
+               "val_loss": val_loss, "val_accuracy": val_scores["accuracy"],
+               "val_macro_f1": val_scores["macro_f1"], "seconds": time.perf_counter() - started}
+        history.append(row)
+        improved = val_loss < best_loss
+        if improved:
+            best_loss, best_epoch = val_loss, epoch
+            best_state = {name: value.clone() for name, value in model.state_dict().items()}
+        if log:
+            log(format_epoch(row) + ("  *" if improved else ""))
+        if epoch - best_epoch >= config.patience:
+            break
+    model.load_state_dict(best_state)
+    return model.eval(), history
+
+
+def format_epoch(row):
+    return (f"epoch {row['epoch']:4d}  train loss {row['train_loss']:.4f}  "
+            f"val loss {row['val_loss']:.4f}  val acc {row['val_accuracy']:.3f}  "
+            f"val macro-F1 {row['val_macro_f1']:.3f}  {row['seconds'] * 1000:6.1f} ms")
+
+
+def train_checkpoint(table, config, device="cpu", log=None):
+    """Fit on the train split of a preprocessed table, stop on its val split.
+
+    Returns (checkpoint dict, history rows); the checkpoint is what model.py loads.
+    """
+    feature_names = feature_names_of(table)
+    classes = sorted(table.loc[table[SPLIT] == "train", LABEL].unique())
+    train_x, train_y = split_arrays(table, "train", feature_names, classes)
+    val_x, val_y = split_arrays(table, "val", feature_names, classes)
+    if len(val_y) == 0:
+        raise PreprocessError("no validation rows (split == 'val'): early stopping needs them")
+    mean, std = fit_standardisation(train_x)
+    started = time.perf_counter()
+    model, history = fit(standardise(train_x, mean, std), torch.from_numpy(train_y),
+                         standardise(val_x, mean, std), torch.from_numpy(val_y), len(classes),
+                         config, device, log)
+    best = min(history, key=lambda row: row["val_loss"])
+    checkpoint = {
+        "model": {name: value.cpu() for name, value in model.state_dict().items()},
+        "model_args": {"n_features": len(feature_names), "n_classes": len(classes),
+                       "hidden": list(config.hidden), "dropout": config.dropout},
+        "feature_names": feature_names, "mean": mean, "std": std, "classes": classes,
+        "config": {**dataclasses.asdict(config), "hidden": list(config.hidden), "device": device},
+        "metrics": {"best_epoch": best["epoch"], "epochs_run": len(history),
+                    "val_loss": best["val_loss"], "val_accuracy": best["val_accuracy"],
+                    "val_macro_f1": best["val_macro_f1"], "n_train": len(train_y),
+                    "n_val": len(val_y), "train_seconds": time.perf_counter() - started},
+    }
+    return checkpoint, history
+
+
+def write_history(path, history):
+    with atomic_output(path) as temporary, open(temporary, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=HISTORY_COLUMNS)
+        writer.writeheader()
+        writer.writerows(history)
+
+
+def plot_learning_curve(path, history):
+    # Imported here: only this output needs matplotlib, and Agg must be chosen before pyplot.
+    import matplotlib
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    epochs = [row["epoch"] for row in history]
+    figure, (losses, f1) = plt.subplots(1, 2, figsize=(10, 4))
+    losses.plot(epochs, [row["train_loss"] for row in history], label="train")
+    losses.plot(epochs, [row["val_loss"] for row in history], label="validation")
+    best = min(history, key=lambda row: row["val_loss"])["epoch"]
+    losses.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
+    losses.set(xlabel="epoch", ylabel="class-weighted cross-entropy", title="loss")
+    losses.legend()
+    f1.plot(epochs, [row["val_macro_f1"] for row in history], label="macro-F1")
+    f1.plot(epochs, [row["val_accuracy"] for row in history], label="accuracy")
+    f1.set(xlabel="epoch", title="validation scores", ylim=(0, 1))
+    f1.legend()
+    figure.tight_layout()
+    with atomic_output(path) as temporary:
+        figure.savefig(temporary, format="png", dpi=100)
+    plt.close(figure)
+
+
+def parse_args(argv):
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data", default="data/preprocessed_data.csv",
+                        help="table written by preprocess.py")
+    parser.add_argument("--out", default="runs/main", help="run folder for model.pt and history")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs, help="at most this many")
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate")
+    parser.add_argument("--momentum", type=float, default=defaults.momentum, help="SGD only")
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default=defaults.optimizer)
+    parser.add_argument("--hidden", type=int, nargs="+", default=list(defaults.hidden),
+                        help="hidden layer widths")
+    parser.add_argument("--dropout", type=float, default=defaults.dropout)
+    parser.add_argument("--patience", type=int, default=defaults.patience,
+                        help="stop after this many epochs without a lower validation loss")
+    parser.add_argument("--class-weight-power", type=float, default=defaults.class_weight_power,
+                        help="loss weight of a genre ~ (1 / its songs) ** power: 1 balanced, "
+                        "0 unweighted")
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads: a small MLP runs fastest on one")
+    parser.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda")
+    args = parser.parse_args(argv)
+    for name in ("epochs", "batch_size", "patience", "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if not 0 <= args.dropout < 1:
+        parser.error("--dropout must be in [0, 1)")
+    if args.lr <= 0 or any(width < 1 for width in args.hidden):
+        parser.error("--lr must be positive and --hidden widths at least 1")
+    if not 0 <= args.class_weight_power <= 1:
+        parser.error("--class-weight-power must be in [0, 1]")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    device = default_device() if args.device == "auto" else args.device
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        print("error: --device cuda but no CUDA device is available", file=sys.stderr)
+        return 2
+    torch.set_num_threads(args.threads)
+    config = TrainConfig(**{field.name: getattr(args, field.name)
+                            for field in dataclasses.fields(TrainConfig)}
+                         | {"hidden": tuple(args.hidden)})
+    try:
+        table = read_table(args.data)
+        checkpoint, history = train_checkpoint(table, config, device, log=print)
+    except (PreprocessError, TrainingError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    checkpoint["config"]["data"] = str(args.data)
+    out = Path(args.out)
+    save_checkpoint(out / "model.pt", checkpoint)
+    write_history(out / "history.csv", history)
+    plot_learning_curve(out / "learning_curve.png", history)
+    metrics = checkpoint["metrics"]
+    print(f"best epoch {metrics['best_epoch']} of {metrics['epochs_run']}: val loss "
+          f"{metrics['val_loss']:.4f}, accuracy {metrics['val_accuracy']:.3f}, macro-F1 "
+          f"{metrics['val_macro_f1']:.3f}; {metrics['train_seconds']:.1f} s on {device} "
+          f"({metrics['n_train']} train / {metrics['n_val']} val songs, "
+          f"{len(checkpoint['classes'])} genres, {len(checkpoint['feature_names'])} features)")
+    print(f"wrote {out / 'model.pt'}, {out / 'history.csv'}, {out / 'learning_curve.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
