@@ -75,9 +75,9 @@ def fit_baselines(features, labels, seed=0):
 def evaluate(checkpoint, table, seed=0):
     """Test-split report of the checkpoint's MLP and of baselines fitted on the train split.
 
-    Returns {"model", "baselines", "n_test", "classes", "per_genre", "confusion", "predicted",
-    "true"}: scores dicts, sklearn's per-genre report dict, the confusion matrix (true x
-    predicted) and the MLP's test predictions.
+    Returns {"model", "baselines", "n_test", "classes", "per_genre", "confusion"}: scores
+    dicts, scikit-learn's per-genre report dict and the MLP's confusion matrix (true x
+    predicted).
     """
     feature_names, classes = checkpoint["feature_names"], checkpoint["classes"]
     train_x, train_y = split_arrays(table, "train", feature_names, classes)
@@ -97,8 +97,6 @@ def evaluate(checkpoint, table, seed=0):
                                            target_names=classes, zero_division=0,
                                            output_dict=True),
         "confusion": confusion_matrix(test_y, predicted, labels=labels),
-        "predicted": predicted,
-        "true": test_y,
     }
 
 

@@ -54,7 +54,7 @@ def read_csv(path):
     """A CSV as a DataFrame, ids and labels as strings; PreprocessError when it cannot be read."""
     path = Path(path)
     if not path.is_file():
-        raise PreprocessError(f"{path}: no such file")
+        raise PreprocessError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
     text_columns = {name: "string" for name in features.IDENTITY_COLUMNS[:-1]
                     + (LABEL, "genre_source", "tags", SPLIT)}
     try:

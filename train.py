@@ -34,7 +34,12 @@ HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Training settings; the defaults were chosen on validation data of the real benchmark."""
+    """Training settings.
+
+    The defaults were chosen on the real benchmark (bench/real_benchmark.py) by macro-F1 and
+    accuracy in artist-grouped 5-fold cross-validation over the train and val rows of its
+    seed-0 split, three seeds each; its test rows were never looked at.
+    """
     epochs: int = 500
     batch_size: int = 64
     lr: float = 0.003
@@ -77,8 +82,9 @@ def fit(train_inputs, train_labels, val_inputs, val_labels, n_classes, config, d
         log=None):
     """Train one MLP on standardised tensors; returns (model at its best epoch, history rows).
 
-    Mini-batches are slices of a shuffled copy of the in-memory tensors. ``log`` (e.g. print)
-    gets one line per epoch.
+    Mini-batches are slices of a shuffled copy of the in-memory tensors. The validation loss,
+    which early stopping watches, is the same class-weighted loss. ``log`` (e.g. print) gets
+    one line per epoch.
     """
     torch.manual_seed(config.seed)
     shuffle = torch.Generator(device=device).manual_seed(config.seed)
@@ -202,20 +208,25 @@ def parse_args(argv):
                         help="table written by preprocess.py")
     parser.add_argument("--out", default="runs/main", help="run folder for model.pt and history")
     parser.add_argument("--epochs", type=int, default=defaults.epochs, help="at most this many")
-    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size,
+                        help="songs per optimisation step")
     parser.add_argument("--lr", type=float, default=defaults.lr, help="learning rate")
     parser.add_argument("--momentum", type=float, default=defaults.momentum, help="SGD only")
-    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    parser.add_argument("--optimizer", choices=("sgd", "adam"), default=defaults.optimizer)
+    parser.add_argument("--weight-decay", type=float, default=defaults.weight_decay,
+                        help="L2 penalty")
+    parser.add_argument("--optimizer", choices=("sgd", "adam"), default=defaults.optimizer,
+                        help="SGD with momentum, or Adam")
     parser.add_argument("--hidden", type=int, nargs="+", default=list(defaults.hidden),
                         help="hidden layer widths")
-    parser.add_argument("--dropout", type=float, default=defaults.dropout)
+    parser.add_argument("--dropout", type=float, default=defaults.dropout,
+                        help="dropout after each hidden layer (0: none)")
     parser.add_argument("--patience", type=int, default=defaults.patience,
                         help="stop after this many epochs without a lower validation loss")
     parser.add_argument("--class-weight-power", type=float, default=defaults.class_weight_power,
                         help="loss weight of a genre ~ (1 / its songs) ** power: 1 balanced, "
                         "0 unweighted")
-    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--seed", type=int, default=defaults.seed,
+                        help="seed of the initial weights, shuffling and dropout")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads: a small MLP runs fastest on one")
     parser.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda")
@@ -248,7 +259,7 @@ def main(argv=None):
     except (PreprocessError, TrainingError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    checkpoint["config"]["data"] = str(args.data)
+    checkpoint["config"].update(data=str(args.data), threads=args.threads)
     out = Path(args.out)
     save_checkpoint(out / "model.pt", checkpoint)
     write_history(out / "history.csv", history)
