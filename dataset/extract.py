@@ -19,15 +19,12 @@ local engine's. Both need the optional packages: pip install -r requirements-sca
 import argparse
 import collections
 import contextlib
-import csv
 import functools
 import importlib
 import itertools
 import math
 import multiprocessing
 import os
-import re
-import shutil
 import signal
 import sys
 import time
@@ -38,13 +35,12 @@ if __package__ in (None, ""):  # run as `python dataset/extract.py`: make `datas
 
 from tqdm import tqdm
 
-from dataset import features, hdf5_getters, labels, sample
+from dataset import features, hdf5_getters, labels, writers
+from dataset.writers import SCALE_INSTALL
 
 LABEL_CHUNK = 256  # rows labelled per call: large enough for the last.fm client's concurrency
-PARQUET_PART_ROWS = 20_000  # rows per part file (~13 MB): at most this much is redone on --resume
 DASK_BATCH_FILES = 200  # files per Dask task (~1 s of reading): scheduling overhead stays small
 DEFAULT_OUT = "data/SongCSV.FORMAT"  # FORMAT becomes csv or parquet
-SCALE_INSTALL = "pip install -r requirements-scale.txt"
 
 
 class InputError(Exception):
@@ -198,187 +194,6 @@ def _first_line(err):
     return str(err).splitlines()[0] if str(err) else ""
 
 
-def _csv_cell(value):
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    return value
-
-
-def _journal_lines(journal):
-    """The complete lines of a journal; a torn last line (a kill mid-write) is cut off the file."""
-    with open(journal, "r+b") as stream:
-        data = stream.read()
-        complete = data[:data.rfind(b"\n") + 1]
-        stream.truncate(len(complete))
-    return [line for line in complete.decode("utf-8").splitlines() if "\t" in line]
-
-
-class PartialCsv:
-    """OUT.partial plus a journal of finished input files and the byte offset after each.
-
-    On --resume the partial file is cut back to the last journalled offset, so rows of a file
-    whose end was not recorded are written again, never twice.
-    """
-
-    def __init__(self, out, header, resume):
-        self.out = Path(out)
-        if self.out.is_dir():
-            raise InputError(f"{self.out} is a folder: give --out a file name for CSV output")
-        self.partial = self.out.with_name(self.out.name + ".partial")
-        self.journal = self.out.with_name(self.out.name + ".partial.files")
-        self.header = list(header)
-        self.done = self._recover() if resume else None
-        if self.done is None:
-            self.done = {}
-            self._stream = open(self.partial, "w", newline="", encoding="utf-8")
-            csv.writer(self._stream).writerow(self.header)
-            self._stream.flush()
-            self._journal = open(self.journal, "w", encoding="utf-8")
-        else:
-            self._stream = open(self.partial, "a", newline="", encoding="utf-8")
-            self._journal = open(self.journal, "a", encoding="utf-8")
-        self._writer = csv.writer(self._stream)
-
-    def _recover(self):
-        if not (self.partial.exists() and self.journal.exists()):
-            return None
-        with open(self.partial, newline="", encoding="utf-8") as stream:
-            if next(csv.reader(stream), None) != self.header:
-                raise InputError(f"{self.partial} has other columns than this run would write "
-                                 "(different --no-segments?): rerun without --resume")
-        done, offset = {}, None
-        for line in _journal_lines(self.journal):
-            offset_text, path = line.split("\t", 1)
-            offset = int(offset_text)
-            done[path] = offset
-        if offset is not None:
-            with open(self.partial, "r+b") as stream:
-                stream.truncate(offset)
-        return done
-
-    def write_files(self, files):
-        """Append the rows of each (path, rows) and journal the file as done."""
-        for path, rows in files:
-            self._writer.writerows([[_csv_cell(row[name]) for name in self.header]
-                                    for row in rows])
-            self._stream.flush()
-            self._journal.write(f"{self._stream.tell()}\t{path}\n")
-            self._journal.flush()
-
-    def close(self):
-        self._stream.close()
-        self._journal.close()
-
-    def commit(self):
-        self.close()
-        os.replace(self.partial, self.out)
-        self.journal.unlink()
-
-
-PART_NAME = re.compile(r"part-\d{5}\.parquet")
-
-
-def arrow_schema(header):
-    """One explicit schema for every part, so a part of songs without segments types its empty
-    columns as the others do: text and labels are strings, the MSD's integer fields (year, key,
-    mode, time_signature) int32, everything else float64."""
-    pa = _import_extra("pyarrow", "--format parquet")
-    file_types = {name: dtype for fields in sample.TABLE_DTYPES.values() for name, dtype in fields}
-
-    def arrow_type(name):
-        if name in labels.LABEL_COLUMNS or file_types.get(name, "").startswith("S"):
-            return pa.string()
-        return pa.int32() if file_types.get(name, "").startswith("<i") else pa.float64()
-
-    return pa.schema([(name, arrow_type(name)) for name in header])
-
-
-def _parquet_value(value):
-    # Nulls where the CSV has empty cells: None, NaN and empty text alike.
-    if value == "" or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value
-
-
-class PartialParquet:
-    """OUT.partial/, a folder of part-NNNNN.parquet files, renamed to OUT when complete, plus a
-    journal with one line per finished part naming its input files: a part whose line was not
-    written is deleted on --resume and its files are read again."""
-
-    def __init__(self, out, header, resume):
-        self._pa = _import_extra("pyarrow", "--format parquet")
-        self._pq = importlib.import_module("pyarrow.parquet")
-        self.out = Path(out)
-        if self.out.exists() and not (self.out.is_dir() and all(
-                PART_NAME.fullmatch(p.name) for p in self.out.iterdir())):
-            raise InputError(f"{self.out} exists and is not an earlier --format parquet output: "
-                             "move it away or choose another --out")
-        self.partial = self.out.with_name(self.out.name + ".partial")
-        self.journal = self.out.with_name(self.out.name + ".partial.files")
-        self.schema = arrow_schema(header)
-        recovered = self._recover() if resume else None
-        if recovered is None:
-            self.done, self.parts = {}, 0
-            if self.partial.is_dir():
-                shutil.rmtree(self.partial)
-            self.partial.unlink(missing_ok=True)
-            self.partial.mkdir()
-            self._journal = open(self.journal, "w", encoding="utf-8")
-        else:
-            self.done, self.parts = recovered
-            self._journal = open(self.journal, "a", encoding="utf-8")
-        self._batches, self._paths, self._rows = [], [], 0
-
-    def _recover(self):
-        if not (self.partial.is_dir() and self.journal.exists()):
-            return None
-        done = {}
-        for line in _journal_lines(self.journal):
-            part, *paths = line.split("\t")
-            done.update(dict.fromkeys(paths, part))
-        parts = set(done.values())
-        for path in self.partial.iterdir():
-            if path.name not in parts:  # written after the last journal line, or torn
-                path.unlink()
-        if parts and self._pq.read_schema(self.partial / min(parts)).names != self.schema.names:
-            raise InputError(f"{self.partial} has other columns than this run would write "
-                             "(different --no-segments?): rerun without --resume")
-        return done, len(parts)
-
-    def write_files(self, files):
-        """Buffer the rows of each (path, rows); a part is written once it has enough rows."""
-        rows = [row for _, file_rows in files for row in file_rows]
-        self._batches.append(self._pa.record_batch(
-            [self._pa.array([_parquet_value(row[field.name]) for row in rows], type=field.type)
-             for field in self.schema], schema=self.schema))
-        self._paths.extend(path for path, _ in files)
-        self._rows += len(rows)
-        if self._rows >= PARQUET_PART_ROWS:
-            self._write_part()
-
-    def _write_part(self):
-        name = f"part-{self.parts:05d}.parquet"
-        temporary = self.partial / f".{name}.tmp"
-        self._pq.write_table(self._pa.Table.from_batches(self._batches, self.schema), temporary)
-        os.replace(temporary, self.partial / name)
-        self._journal.write("\t".join([name] + self._paths) + "\n")
-        self._journal.flush()
-        self.parts += 1
-        self._batches, self._paths, self._rows = [], [], 0
-
-    def close(self):
-        self._journal.close()
-
-    def commit(self):
-        if self._paths or not self.parts:  # the rest, or one empty part for a run without rows
-            self._write_part()
-        self.close()
-        self.journal.unlink()
-        if self.out.exists():  # an earlier parquet output, checked at the start
-            shutil.rmtree(self.out)
-        os.replace(self.partial, self.out)
-
-
 def extract(paths, out, workers, segments, label_source, resume=False, progress=True,
             output_format="csv", engine="local", scheduler=None):
     """Stream every song of ``paths`` to ``out``; returns a summary dict. See module docstring."""
@@ -390,8 +205,8 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
     start_engine = dask_engine(workers, scheduler) if engine == "dask" else local_engine(workers)
     with start_engine as read_files:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
-        output = (PartialParquet if output_format == "parquet" else PartialCsv)(out, header,
-                                                                                 resume)
+        writer = writers.PartialParquet if output_format == "parquet" else writers.PartialCsv
+        output = writer(out, header, resume)
         todo = [path for path in files if path not in output.done]
         summary["resumed"] = len(files) - len(todo)
         bar = tqdm(total=len(files), initial=summary["resumed"], unit="file", file=sys.stderr,
@@ -427,23 +242,6 @@ def _label_and_write(pending, label_source, output):
     if pending:
         output.write_files(pending)
     return len(rows)
-
-
-def failures_path(out):
-    """Where the (path, reason) list of unreadable files goes: beside the output."""
-    return Path(out).with_name(Path(out).stem + "_failures.csv")
-
-
-def write_failures(out, failed):
-    """Write (path, reason) rows beside ``out``; returns the failures file's path."""
-    failures = failures_path(out)
-    temporary = failures.with_name(failures.name + ".partial")
-    with open(temporary, "w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(["path", "reason"])
-        writer.writerows(failed)
-    os.replace(temporary, failures)
-    return failures
 
 
 def parse_args(argv):
@@ -492,7 +290,7 @@ def main(argv=None):
                               output_format=args.output_format, engine=args.engine,
                               scheduler=args.scheduler)
             label_summary = label_source.summary()
-    except (InputError, labels.LabelError) as err:
+    except (InputError, writers.OutputError, labels.LabelError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except ClusterError as err:
@@ -511,9 +309,10 @@ def main(argv=None):
           f"({rate:.0f} files/s)")
     if label_summary:
         print(label_summary)
-    failures_path(args.out).unlink(missing_ok=True)  # a list from an earlier run would mislead
+    # A failures list from an earlier run would mislead.
+    writers.failures_path(args.out).unlink(missing_ok=True)
     if summary["failed"]:
-        failures = write_failures(args.out, summary["failed"])
+        failures = writers.write_failures(args.out, summary["failed"])
         print(f"{len(summary['failed'])} files failed; listed in {failures}", file=sys.stderr)
         if args.strict:
             return 1

@@ -11,7 +11,6 @@ turns both into empty cells.
 """
 import math
 
-import numpy as np
 
 from dataset import hdf5_getters
 

@@ -140,7 +140,7 @@ def _field(h5, group, name, songidx):
 
 
 def array_bounds(h5, name, songidx=0):
-    """(start, stop) of song ``songidx``'s slice of array ``name``; stop is None for the last song."""
+    """(start, stop) of song ``songidx``'s slice of array ``name``; stop None for the last song."""
     group = ARRAYS[name]
     table = open_dataset(h5, f"{group}/songs")
     column = IDX_COLUMN.get(name, f"idx_{name}")

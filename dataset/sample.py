@@ -100,7 +100,7 @@ def write_song_file(path, songs, arrays=True):
                 rows[group][column] = np.cumsum([0] + [len(p) for p in parts[:-1]])
             _write_array(h5[group], name, np.concatenate(parts) if parts else _empty(name))
         for index, song in enumerate(songs):
-            for group, table in rows.items():
+            for table in rows.values():
                 for field in table.dtype.names:
                     if field in song and not field.startswith("idx_"):
                         value = song[field]

@@ -10,5 +10,6 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 def shared_data():
     """The real MSD material beside the repository; skips the test on a fresh clone without it."""
     if not (SHARED_DATA / "README.md").exists():
-        pytest.skip(f"real MSD data not found at {SHARED_DATA} (present in CI, absent in a fresh clone)")
+        pytest.skip(f"real MSD data not found at {SHARED_DATA} "
+                    "(present in CI, absent in a fresh clone)")
     return SHARED_DATA

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dataset import extract
+from dataset import extract, writers
 from dataset.sample import write_song_file
 from songs import make_song
 from test_extract import ROOT, InterruptingSource, write_tree
@@ -46,7 +46,7 @@ def assert_same_rows(csv_path, parquet_path):
 def test_parquet_parts_hold_the_csv_rows_with_one_schema(tree, tmp_path, monkeypatch):
     pq = pytest.importorskip("pyarrow.parquet", reason=NEEDS)
     monkeypatch.setattr(extract, "LABEL_CHUNK", 8)
-    monkeypatch.setattr(extract, "PARQUET_PART_ROWS", 8)
+    monkeypatch.setattr(writers, "PARQUET_PART_ROWS", 8)
     csv_out = tmp_path / "csv" / "SongCSV.csv"
     out = tmp_path / "parquet" / "SongCSV.parquet"
     assert run(tree, csv_out) == 0
@@ -86,7 +86,7 @@ def test_interrupted_parquet_run_resumes_to_the_same_rows(tree, tmp_path, monkey
     clean = tmp_path / "clean.csv"
     assert extract.main(unlabelled + ["--out", str(clean)]) == 0
     monkeypatch.setattr(extract, "LABEL_CHUNK", 4)
-    monkeypatch.setattr(extract, "PARQUET_PART_ROWS", 4)
+    monkeypatch.setattr(writers, "PARQUET_PART_ROWS", 4)
     out = tmp_path / "SongCSV.parquet"
     with pytest.raises(KeyboardInterrupt):
         extract.extract([str(tree)], out, 1, True, InterruptingSource(), progress=False,

@@ -182,7 +182,8 @@ def test_connection_errors_are_retried_then_fail(cache_path, clock):
 
 
 def test_unicode_names_reach_last_fm_and_the_cache_intact(server, cache_path, clock):
-    names = [("Sigur Rós", "Hoppípolla"), ("坂本龍一", "戦場のメリークリスマス"), ("Mötley Crüe", "Kickstart")]
+    names = [("Sigur Rós", "Hoppípolla"), ("坂本龍一", "戦場のメリークリスマス"),
+             ("Mötley Crüe", "Kickstart")]
     for artist, title in names:
         server.script(TRACK, artist, title, Reply(body=toptags([(f"{artist} ♥", 100)])))
     client = make_client(server, cache_path, clock)
