@@ -2,11 +2,13 @@
 
 Usage:
     python evaluate.py --checkpoint runs/NAME/model.pt --data data/preprocessed_data.csv \
-        [--json metrics.json] [--figure runs/NAME/confusion_matrix.png]
+        [--json metrics.json] [--figure runs/NAME/confusion_matrix.png] [--stack]
 
 Prints accuracy, macro-F1 and balanced accuracy of the MLP and of three baselines trained on the
 same train split and features (majority class, logistic regression, HistGradientBoosting, both
-class-balanced), the MLP's per-genre precision/recall/F1, and draws its confusion matrix.
+class-balanced), the MLP's per-genre precision/recall/F1, and draws its confusion matrix. An
+ensemble checkpoint (train.py --ensemble) is scored like any other. --stack adds a soft-voting
+ensemble: the mean of the MLP's and HistGradientBoosting's genre probabilities.
 """
 import argparse
 import json
@@ -27,6 +29,7 @@ from preprocess import PreprocessError, atomic_output, read_table, split_arrays
 
 BASELINE_TITLES = {"majority": "majority class", "logistic_regression": "logistic regression",
                    "hist_gradient_boosting": "HistGradientBoosting"}
+STACK_TITLE = "MLP + HGB soft vote"
 
 
 def scores(true, predicted):
@@ -72,22 +75,32 @@ def fit_baselines(features, labels, seed=0):
             for name, estimator in make_baselines(seed).items()}
 
 
-def evaluate(checkpoint, table, seed=0):
+def soft_vote(*probabilities):
+    """Genre indices of the mean of several (songs x genres) probability arrays."""
+    return np.mean(probabilities, axis=0).argmax(axis=1)
+
+
+def evaluate(checkpoint, table, seed=0, stack=False):
     """Test-split report of the checkpoint's MLP and of baselines fitted on the train split.
 
     Returns {"model", "baselines", "n_test", "classes", "per_genre", "confusion"}: scores
     dicts, scikit-learn's per-genre report dict and the MLP's confusion matrix (true x
-    predicted).
+    predicted); with ``stack``, also "stack": scores of the MLP + HistGradientBoosting soft vote.
     """
     feature_names, classes = checkpoint["feature_names"], checkpoint["classes"]
     train_x, train_y = split_arrays(table, "train", feature_names, classes)
     test_x, test_y = split_arrays(table, "test", feature_names, classes)
     if len(test_y) == 0:
         raise PreprocessError("no test rows (split == 'test')")
-    predicted = predict_proba(checkpoint, test_x).argmax(axis=1)
+    probabilities = predict_proba(checkpoint, test_x)
+    predicted = probabilities.argmax(axis=1)
     baselines = fit_baselines(train_x, train_y, seed)
     labels = list(range(len(classes)))
-    return {
+    # Train genres are exactly the checkpoint's classes, so the column orders agree.
+    stacked = ({"stack": scores(test_y, soft_vote(
+        probabilities, baselines["hist_gradient_boosting"].predict_proba(test_x)))}
+        if stack else {})
+    return stacked | {
         "model": scores(test_y, predicted),
         "baselines": {name: scores(test_y, estimator.predict(test_x))
                       for name, estimator in baselines.items()},
@@ -103,8 +116,10 @@ def evaluate(checkpoint, table, seed=0):
 def format_comparison(report, model_title="MLP"):
     """The side-by-side table of the MLP and the baselines."""
     lines = [f"{'method':<24}{'accuracy':>10}{'macro-F1':>10}{'balanced acc':>14}"]
-    rows = [(model_title, report["model"])] + [
-        (BASELINE_TITLES[name], values) for name, values in report["baselines"].items()]
+    rows = [(model_title, report["model"])]
+    if "stack" in report:
+        rows.append((STACK_TITLE, report["stack"]))
+    rows += [(BASELINE_TITLES[name], values) for name, values in report["baselines"].items()]
     for title, values in rows:
         lines.append(f"{title:<24}{values['accuracy']:>10.3f}{values['macro_f1']:>10.3f}"
                      f"{values['balanced_accuracy']:>14.3f}")
@@ -122,7 +137,8 @@ def format_per_genre(report):
 
 def json_summary(report):
     """The --json document: headline scores, test size and genre names."""
-    return {key: report[key] for key in ("model", "baselines", "n_test", "classes")}
+    return {key: report[key] for key in ("model", "stack", "baselines", "n_test", "classes")
+            if key in report}
 
 
 def plot_confusion(path, report):
@@ -162,6 +178,8 @@ def parse_args(argv):
     parser.add_argument("--figure", help="confusion-matrix PNG "
                         "(default: confusion_matrix.png beside the checkpoint)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the baselines")
+    parser.add_argument("--stack", action="store_true",
+                        help="also score the soft vote of the MLP and HistGradientBoosting")
     return parser.parse_args(argv)
 
 
@@ -169,7 +187,7 @@ def main(argv=None):
     args = parse_args(argv)
     try:
         checkpoint = load_checkpoint(args.checkpoint)
-        report = evaluate(checkpoint, read_table(args.data), args.seed)
+        report = evaluate(checkpoint, read_table(args.data), args.seed, args.stack)
     except (CheckpointError, PreprocessError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -6,10 +6,11 @@ Usage:
     probabilities = predict_proba(checkpoint, features)   # (songs, genres), raw feature values
 
 A checkpoint is a plain dict of tensors and Python values (loads with weights_only=True):
-``model`` (state dict), ``model_args`` (GenreMLP's keyword arguments), ``feature_names``
-(input column order), ``mean`` and ``std`` (train-split statistics), ``classes`` (genre names in
-output order), ``config`` (training settings) and ``metrics``. Whoever loads it rebuilds the
-model from ``model_args``.
+``model`` (a state dict, or for an ensemble a list of them, one per member), ``model_args``
+(GenreMLP's keyword arguments), ``feature_names`` (input column order), ``mean`` and ``std``
+(train-split statistics), ``classes`` (genre names in output order), ``config`` (training
+settings) and ``metrics``. Whoever loads it rebuilds the model from ``model_args``; an
+ensemble's prediction is the mean of its members' probabilities, so readers need no special case.
 """
 import itertools
 from pathlib import Path
@@ -91,16 +92,29 @@ def load_checkpoint(path):
     return checkpoint
 
 
-def build_model(checkpoint, device="cpu"):
-    """The checkpoint's model with its weights, in eval mode."""
-    model = GenreMLP(**checkpoint["model_args"])
-    model.load_state_dict(checkpoint["model"])
-    return model.to(device).eval()
+def member_states(checkpoint):
+    """The state dicts of the checkpoint's networks: one, or one per ensemble member."""
+    states = checkpoint["model"]
+    return list(states) if isinstance(states, (list, tuple)) else [states]
+
+
+def build_models(checkpoint, device="cpu"):
+    """The checkpoint's networks with their weights, in eval mode (several for an ensemble)."""
+    models = []
+    for state in member_states(checkpoint):
+        model = GenreMLP(**checkpoint["model_args"])
+        model.load_state_dict(state)
+        models.append(model.to(device).eval())
+    return models
 
 
 def predict_proba(checkpoint, features, device="cpu"):
-    """Genre probabilities (songs x classes, numpy) of raw feature rows in feature_names order."""
-    model = build_model(checkpoint, device)
+    """Genre probabilities (songs x classes, numpy) of raw feature rows in feature_names order.
+
+    For an ensemble, the mean of its members' probabilities (soft voting).
+    """
     inputs = standardise(features, checkpoint["mean"], checkpoint["std"]).to(device)
     with torch.no_grad():
-        return torch.softmax(model(inputs), dim=1).cpu().numpy()
+        probabilities = [torch.softmax(model(inputs), dim=1)
+                         for model in build_models(checkpoint, device)]
+    return torch.stack(probabilities).mean(dim=0).cpu().numpy()

@@ -2,15 +2,22 @@
 
 Usage:
     python train.py --data data/preprocessed_data.csv --out runs/NAME
+    python train.py --config runs/tune-NAME/best.json --ensemble 5 [--bootstrap]
 
 Writes runs/NAME/model.pt (self-contained: see model.py), history.csv (one row per epoch with
 its wall-clock seconds) and learning_curve.png. Features are standardised with train-split
 statistics only; the loss is class-weighted cross-entropy (genres are imbalanced); training stops
 when the validation loss has not improved for --patience epochs and keeps the best epoch.
+
+--ensemble K trains K networks with seeds --seed, --seed+1, ... (with --bootstrap, each on its
+own resample of the train rows) into one checkpoint that predicts their mean probability.
+--config reads a JSON object whose keys are this script's option names (e.g. the best.json of
+tune.py); options given on the command line override it.
 """
 import argparse
 import csv
 import dataclasses
+import json
 import math
 import sys
 import time
@@ -21,7 +28,7 @@ import torch
 from torch import nn
 
 from evaluate import scores
-from model import GenreMLP, fit_standardisation, save_checkpoint, standardise
+from model import GenreMLP, fit_standardisation, predict_proba, save_checkpoint, standardise
 from preprocess import (LABEL, SPLIT, PreprocessError, atomic_output, feature_names_of,
                         read_table, split_arrays)
 
@@ -29,7 +36,12 @@ class TrainingError(Exception):
     """Training that cannot give a model, e.g. a loss that blew up."""
 
 
-HISTORY_COLUMNS = ("epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1", "seconds")
+class ConfigError(Exception):
+    """A --config file that is not a JSON object of train.py options."""
+
+
+HISTORY_COLUMNS = ("member", "epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1",
+                   "seconds")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,6 +63,8 @@ class TrainConfig:
     patience: int = 20
     class_weight_power: float = 0.6
     seed: int = 0
+    ensemble: int = 1
+    bootstrap: bool = False
 
 
 def default_device():
@@ -138,10 +152,18 @@ def format_epoch(row):
             f"val macro-F1 {row['val_macro_f1']:.3f}  {row['seconds'] * 1000:6.1f} ms")
 
 
+def bootstrap_rows(n_rows, seed):
+    """Indices of a resample with replacement of ``n_rows`` rows (an ensemble member's data)."""
+    return np.random.default_rng(seed).integers(0, n_rows, n_rows)
+
+
 def train_checkpoint(table, config, device="cpu", log=None):
     """Fit on the train split of a preprocessed table, stop on its val split.
 
-    Returns (checkpoint dict, history rows); the checkpoint is what model.py loads.
+    With ``config.ensemble`` > 1, fits that many members (seeds config.seed + member), each
+    stopped on the val split, on bootstrap resamples of the train rows when
+    ``config.bootstrap``. Returns (checkpoint dict, history rows with their member number);
+    the checkpoint is what model.py loads.
     """
     feature_names = feature_names_of(table)
     classes = sorted(table.loc[table[SPLIT] == "train", LABEL].unique())
@@ -150,22 +172,35 @@ def train_checkpoint(table, config, device="cpu", log=None):
     if len(val_y) == 0:
         raise PreprocessError("no validation rows (split == 'val'): early stopping needs them")
     mean, std = fit_standardisation(train_x)
+    train_inputs, train_labels = standardise(train_x, mean, std), torch.from_numpy(train_y)
+    val_inputs = standardise(val_x, mean, std)
     started = time.perf_counter()
-    model, history = fit(standardise(train_x, mean, std), torch.from_numpy(train_y),
-                         standardise(val_x, mean, std), torch.from_numpy(val_y), len(classes),
-                         config, device, log)
-    best = min(history, key=lambda row: row["val_loss"])
+    states, history, best_epochs = [], [], []
+    for member in range(config.ensemble):
+        member_config = dataclasses.replace(config, seed=config.seed + member)
+        rows = (bootstrap_rows(len(train_y), member_config.seed) if config.bootstrap
+                else slice(None))
+        if log and config.ensemble > 1:
+            log(f"member {member + 1} of {config.ensemble} (seed {member_config.seed})")
+        model, member_history = fit(train_inputs[rows], train_labels[rows], val_inputs,
+                                    torch.from_numpy(val_y), len(classes), member_config,
+                                    device, log)
+        states.append({name: value.cpu() for name, value in model.state_dict().items()})
+        history += [{"member": member, **row} for row in member_history]
+        best_epochs.append(min(member_history, key=lambda row: row["val_loss"])["epoch"])
     checkpoint = {
-        "model": {name: value.cpu() for name, value in model.state_dict().items()},
+        "model": states[0] if config.ensemble == 1 else states,
         "model_args": {"n_features": len(feature_names), "n_classes": len(classes),
                        "hidden": list(config.hidden), "dropout": config.dropout},
         "feature_names": feature_names, "mean": mean, "std": std, "classes": classes,
         "config": {**dataclasses.asdict(config), "hidden": list(config.hidden), "device": device},
-        "metrics": {"best_epoch": best["epoch"], "epochs_run": len(history),
-                    "val_loss": best["val_loss"], "val_accuracy": best["val_accuracy"],
-                    "val_macro_f1": best["val_macro_f1"], "n_train": len(train_y),
-                    "n_val": len(val_y), "train_seconds": time.perf_counter() - started},
     }
+    val_scores = scores(val_y, predict_proba(checkpoint, val_x).argmax(axis=1))
+    checkpoint["metrics"] = {
+        "best_epochs": best_epochs, "epochs_run": len(history),
+        "val_accuracy": val_scores["accuracy"], "val_macro_f1": val_scores["macro_f1"],
+        "n_train": len(train_y), "n_val": len(val_y),
+        "train_seconds": time.perf_counter() - started}
     return checkpoint, history
 
 
@@ -182,16 +217,26 @@ def plot_learning_curve(path, history):
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
 
-    epochs = [row["epoch"] for row in history]
     figure, (losses, f1) = plt.subplots(1, 2, figsize=(10, 4))
-    losses.plot(epochs, [row["train_loss"] for row in history], label="train")
-    losses.plot(epochs, [row["val_loss"] for row in history], label="validation")
-    best = min(history, key=lambda row: row["val_loss"])["epoch"]
-    losses.axvline(best, color="grey", linestyle=":", label=f"best epoch ({best})")
+    # An ensemble's members share the axes, each in fainter lines after the first.
+    for member in sorted({row["member"] for row in history}):
+        rows = [row for row in history if row["member"] == member]
+        epochs = [row["epoch"] for row in rows]
+        style = {"alpha": 1.0 if member == 0 else 0.3}
+        first = member == 0
+        losses.plot(epochs, [row["train_loss"] for row in rows], color="C0",
+                    label="train" if first else None, **style)
+        losses.plot(epochs, [row["val_loss"] for row in rows], color="C1",
+                    label="validation" if first else None, **style)
+        best = min(rows, key=lambda row: row["val_loss"])["epoch"]
+        losses.axvline(best, color="grey", linestyle=":",
+                       label=f"best epoch ({best})" if first else None, **style)
+        f1.plot(epochs, [row["val_macro_f1"] for row in rows], color="C2",
+                label="macro-F1" if first else None, **style)
+        f1.plot(epochs, [row["val_accuracy"] for row in rows], color="C3",
+                label="accuracy" if first else None, **style)
     losses.set(xlabel="epoch", ylabel="class-weighted cross-entropy", title="loss")
     losses.legend()
-    f1.plot(epochs, [row["val_macro_f1"] for row in history], label="macro-F1")
-    f1.plot(epochs, [row["val_accuracy"] for row in history], label="accuracy")
     f1.set(xlabel="epoch", title="validation scores", ylim=(0, 1))
     f1.legend()
     figure.tight_layout()
@@ -200,7 +245,47 @@ def plot_learning_curve(path, history):
     plt.close(figure)
 
 
+def config_arguments(path, known):
+    """The JSON object at ``path`` as command-line tokens; ConfigError for an unknown option.
+
+    Tokens go before the real command line, where argparse lets a later option win.
+    """
+    try:
+        settings = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ConfigError(f"{path}: not a readable JSON file ({err})") from None
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{path}: not a JSON object of train.py options")
+    tokens = []
+    for key, value in settings.items():
+        name = key.replace("-", "_")
+        if name not in known or name == "config":
+            raise ConfigError(f"{path}: {key!r} is not a train.py option")
+        option = "--" + name.replace("_", "-")
+        if isinstance(value, bool):
+            tokens.append(option if value else "--no-" + option[2:])
+        elif isinstance(value, list):
+            tokens += [option, *map(str, value)]
+        else:
+            tokens += [option, str(value)]
+    return tokens
+
+
 def parse_args(argv):
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if args.config:
+        try:
+            tokens = config_arguments(args.config, vars(args))
+        except ConfigError as err:
+            parser.error(str(err))
+        args = parser.parse_args(tokens + argv)
+    check_args(parser, args)
+    return args
+
+
+def make_parser():
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -230,8 +315,19 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, default=1,
                         help="torch CPU threads: a small MLP runs fastest on one")
     parser.add_argument("--device", default="auto", help="auto (cuda if present), cpu, cuda")
-    args = parser.parse_args(argv)
-    for name in ("epochs", "batch_size", "patience", "threads"):
+    parser.add_argument("--ensemble", type=int, default=defaults.ensemble, metavar="K",
+                        help="train K networks (seeds --seed, --seed+1, ...) and average "
+                        "their probabilities")
+    parser.add_argument("--bootstrap", action=argparse.BooleanOptionalAction,
+                        default=defaults.bootstrap,
+                        help="train each ensemble member on a resample of the train rows")
+    parser.add_argument("--config", help="JSON file of these options (e.g. best.json of "
+                        "tune.py); options on the command line override it")
+    return parser
+
+
+def check_args(parser, args):
+    for name in ("epochs", "batch_size", "patience", "threads", "ensemble"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
     if not 0 <= args.dropout < 1:
@@ -240,7 +336,6 @@ def parse_args(argv):
         parser.error("--lr must be positive and --hidden widths at least 1")
     if not 0 <= args.class_weight_power <= 1:
         parser.error("--class-weight-power must be in [0, 1]")
-    return args
 
 
 def main(argv=None):
@@ -265,8 +360,9 @@ def main(argv=None):
     write_history(out / "history.csv", history)
     plot_learning_curve(out / "learning_curve.png", history)
     metrics = checkpoint["metrics"]
-    print(f"best epoch {metrics['best_epoch']} of {metrics['epochs_run']}: val loss "
-          f"{metrics['val_loss']:.4f}, accuracy {metrics['val_accuracy']:.3f}, macro-F1 "
+    epochs = ", ".join(map(str, metrics["best_epochs"]))
+    print(f"{args.ensemble} network(s), best epoch(s) {epochs} of {metrics['epochs_run']} run: "
+          f"val accuracy {metrics['val_accuracy']:.3f}, macro-F1 "
           f"{metrics['val_macro_f1']:.3f}; {metrics['train_seconds']:.1f} s on {device} "
           f"({metrics['n_train']} train / {metrics['n_val']} val songs, "
           f"{len(checkpoint['classes'])} genres, {len(checkpoint['feature_names'])} features)")

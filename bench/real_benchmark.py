@@ -102,7 +102,8 @@ def run_holdout(raw, workdir, config, seed):
     save_checkpoint(workdir / "run" / "model.pt", checkpoint)
     train.write_history(workdir / "run" / "history.csv", history)
     metrics = checkpoint["metrics"]
-    print(f"MLP: best epoch {metrics['best_epoch']} of {metrics['epochs_run']}, "
+    print(f"MLP: best epoch(s) {', '.join(map(str, metrics['best_epochs']))} of "
+          f"{metrics['epochs_run']} run, "
           f"{seconds:.1f} s to train; files in {workdir}")
     return evaluate.evaluate(checkpoint, table, seed)
 

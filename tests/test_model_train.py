@@ -58,7 +58,7 @@ def test_checkpoint_keeps_best_epoch_and_learns(run, table_path):
     with open(run / "history.csv", newline="") as stream:
         history = list(csv.DictReader(stream))
     best = min(history, key=lambda row: float(row["val_loss"]))
-    assert checkpoint["metrics"]["best_epoch"] == int(best["epoch"])
+    assert checkpoint["metrics"]["best_epochs"] == [int(best["epoch"])]
     assert len(history) <= int(best["epoch"]) + 5  # stopped by patience or the epoch cap
 
     table = preprocess.read_table(table_path)
