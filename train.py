@@ -338,6 +338,13 @@ def check_args(parser, args):
         parser.error("--class-weight-power must be in [0, 1]")
 
 
+def config_from_args(args):
+    """The TrainConfig of parsed options (parse_args([...]) takes a --config file too)."""
+    return TrainConfig(**{field.name: getattr(args, field.name)
+                          for field in dataclasses.fields(TrainConfig)}
+                       | {"hidden": tuple(args.hidden)})
+
+
 def main(argv=None):
     args = parse_args(argv)
     device = default_device() if args.device == "auto" else args.device
@@ -345,9 +352,7 @@ def main(argv=None):
         print("error: --device cuda but no CUDA device is available", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
-    config = TrainConfig(**{field.name: getattr(args, field.name)
-                            for field in dataclasses.fields(TrainConfig)}
-                         | {"hidden": tuple(args.hidden)})
+    config = config_from_args(args)
     try:
         table = read_table(args.data)
         checkpoint, history = train_checkpoint(table, config, device, log=print)

@@ -46,7 +46,7 @@ def test_ensemble_is_one_plain_checkpoint_averaging_its_members(ensemble, data):
 
     table = preprocess.read_table(data)
     features, _ = preprocess.split_arrays(table, "test", checkpoint["feature_names"],
-                                               checkpoint["classes"])
+                                         checkpoint["classes"])
     members = [model.predict_proba(member_checkpoint(checkpoint, i), features) for i in range(3)]
     assert model.predict_proba(checkpoint, features) == pytest.approx(np.mean(members, axis=0),
                                                                       abs=1e-6)
