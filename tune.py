@@ -388,6 +388,10 @@ def main(argv=None):
     except (PreprocessError, TuneError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished trials are in {args.out / 'trials.csv'}; "
+              "the same command resumes the search", file=sys.stderr)
+        return 130
     best = max(finished.values(), key=lambda row: row["macro_f1"])
     with atomic_output(args.out / "best.json") as temporary:
         temporary.write_text(json.dumps(best_config(best, base), indent=2) + "\n")

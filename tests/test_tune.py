@@ -90,7 +90,6 @@ def test_other_settings_in_the_same_folder_exit_2(table, tmp_path, capsys):
 
 
 def test_bayes_without_optuna_says_how_to_install(tmp_path, capsys):
-    pytest.importorskip("sklearn")
     try:
         import optuna  # noqa: F401
     except ImportError:
