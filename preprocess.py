@@ -89,7 +89,7 @@ def preprocess(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed
     table = pd.concat([df[trace + [LABEL]], feature_frame(numeric, feature_names + flags)],
                       axis=1).reset_index(drop=True)
     table.insert(len(trace) + 1, SPLIT, assign_splits(
-        table[LABEL].to_numpy(), _artist_groups(table), val_fraction, test_fraction, seed))
+        table[LABEL].to_numpy(), artist_groups(table), val_fraction, test_fraction, seed))
     return _drop_genres_missing_from_train(table, notes)
 
 
@@ -162,16 +162,11 @@ def holdout_mask(genres, groups, fraction, seed):
 
     Groups are kept whole, so the fraction is met in expectation, not exactly.
     """
-    n_splits = max(2, round(1 / fraction))
-    if groups is None:
-        splitter = StratifiedKFold(n_splits, shuffle=True, random_state=seed)
-    else:
-        splitter = StratifiedGroupKFold(n_splits, shuffle=True, random_state=seed)
     with warnings.catch_warnings():
         # Genres with fewer songs than folds are expected; they just miss some splits.
         warnings.simplefilter("ignore", UserWarning)
         try:
-            _, held = next(splitter.split(np.zeros(len(genres)), genres, groups))
+            _, held = next(stratified_folds(genres, groups, max(2, round(1 / fraction)), seed))
         except ValueError as err:
             unit = "songs" if groups is None else "artists"
             raise PreprocessError(f"too few {unit} to hold out {fraction:.0%} of them "
@@ -179,6 +174,16 @@ def holdout_mask(genres, groups, fraction, seed):
     mask = np.zeros(len(genres), dtype=bool)
     mask[held] = True
     return mask
+
+
+def stratified_folds(genres, groups, n_folds, seed):
+    """(other rows, fold rows) index pairs of ``n_folds`` shuffled folds stratified by genre;
+    rows sharing a group (None: no groups) stay in one fold. ValueError when too few rows."""
+    if groups is None:
+        splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
+    else:
+        splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+    return splitter.split(np.zeros(len(genres)), genres, groups)
 
 
 def split_counts(table):
@@ -260,7 +265,8 @@ def _drop_constant(numeric, notes):
     return kept
 
 
-def _artist_groups(table):
+def artist_groups(table):
+    """The artist id of each row as a group label for splitting; None without artist_id."""
     if "artist_id" not in table.columns:
         return None
     artists = table["artist_id"].astype("object")

@@ -31,14 +31,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 from tqdm import tqdm
 
 import train
 from evaluate import scores
 from model import predict_proba
-from preprocess import (LABEL, SPLIT, PreprocessError, atomic_output, holdout_mask,
-                        read_table, split_arrays)
+from preprocess import (LABEL, SPLIT, PreprocessError, artist_groups, atomic_output,
+                        holdout_mask, read_table, split_arrays, stratified_folds)
 
 
 class TuneError(Exception):
@@ -104,14 +103,10 @@ def folds_of(table, n_folds, val_fraction, seed):
     the fold scored, "val" the early-stopping slice of the remaining artists.
     """
     genres = table[LABEL].to_numpy()
-    artists = table["artist_id"].to_numpy() if "artist_id" in table.columns else None
-    if artists is None:
-        splitter = StratifiedKFold(n_folds, shuffle=True, random_state=seed)
-    else:
-        splitter = StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+    artists = artist_groups(table)
     splits = []
     try:
-        fold_rows = list(splitter.split(np.zeros(len(table)), genres, artists))
+        fold_rows = list(stratified_folds(genres, artists, n_folds, seed))
     except ValueError as err:
         raise PreprocessError(f"too few songs for {n_folds} folds ({err})") from None
     for fold, (rest, scored) in enumerate(fold_rows):

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from sklearn.model_selection import StratifiedGroupKFold
 from threadpoolctl import threadpool_limits
 
 # bench/ holds scripts; the project's modules live one folder up.
@@ -28,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import evaluate  # noqa: E402
 import preprocess  # noqa: E402
 import train  # noqa: E402
+import tune  # noqa: E402
 from dataset import features  # noqa: E402
 from model import save_checkpoint  # noqa: E402
 
@@ -55,17 +55,10 @@ def build_songcsv(shared_data=SHARED_DATA):
 
 def cross_validate(table, config, folds=5, val_fraction=0.15, seed=0):
     """Per fold, the report of ``evaluate.evaluate`` with that fold as the test split."""
-    genres = table[preprocess.LABEL].to_numpy()
-    artists = table["artist_id"].to_numpy()
-    splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
     reports = []
-    for held_out, (rest, test) in enumerate(splitter.split(np.zeros(len(table)), genres, artists)):
-        val = preprocess.holdout_mask(genres[rest], artists[rest],
-                                      val_fraction / (1 - 1 / folds), seed + held_out)
-        split = np.full(len(table), "train", dtype=object)
-        split[test] = "test"
-        split[rest[val]] = "val"
-        fold = table.assign(split=split)
+    # tune.folds_of takes the validation share of each fold's remaining rows, not of all rows.
+    for split in tune.folds_of(table, folds, val_fraction / (1 - 1 / folds), seed):
+        fold = table.assign(**{preprocess.SPLIT: split})
         checkpoint, _ = train.train_checkpoint(fold, config)
         reports.append(evaluate.evaluate(checkpoint, fold, seed))
     return reports

@@ -102,3 +102,11 @@ def test_bayes_search_with_optuna(table, tmp_path):
     assert sorted(finished) == [0, 1, 2]
     resumed = run_search(table, tmp_path / "bayes", 4, method="bayes")
     assert scored(resumed)[1] == scored(finished)[1] and 3 in resumed
+
+
+def test_songs_without_an_artist_id_are_folded_as_their_own_artists(table):
+    unknown = table.copy()
+    unknown.loc[::7, "artist_id"] = None
+    splits = tune.folds_of(unknown, 2, 0.15, seed=0)
+    assert len(splits) == 2
+    assert all(set(split) == {"train", "val", "test"} for split in splits)
