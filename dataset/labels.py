@@ -92,11 +92,8 @@ _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
 
 
-def open_source(args, total=None):
-    """The label source ``args.labels`` names, as a context manager; raises LabelError.
-
-    ``total``, the number of songs to come if known, gives the last.fm progress bar an ETA.
-    """
+def open_source(args):
+    """The label source ``args.labels`` names, as a context manager; raises LabelError."""
     if args.labels == "none":
         return NoLabels()
     try:
@@ -117,7 +114,7 @@ def open_source(args, total=None):
         show = sys.stderr.isatty() and not getattr(args, "quiet", False)
         progress = sys.stderr if show else None
         return LastfmLabels(client, vocabulary, args.min_tag_count, args.lastfm_threads,
-                            progress=progress, total=total)
+                            progress=progress)
     return open_file_source(args.labels, vocabulary, args.min_tag_count)
 
 
@@ -341,14 +338,13 @@ class LastfmLabels(_Source):
 
     description = "last.fm"
 
-    def __init__(self, client, vocabulary, min_count, threads=DEFAULT_THREADS, progress=None,
-                 total=None):
+    def __init__(self, client, vocabulary, min_count, threads=DEFAULT_THREADS, progress=None):
         super().__init__()
         self.client = client
         self.vocabulary = vocabulary
         self.min_count = min_count
         self._executor = ThreadPoolExecutor(threads, thread_name_prefix="lastfm")
-        self._bar = tqdm(total=total, unit="song", desc="last.fm", file=progress,
+        self._bar = tqdm(unit="song", desc="last.fm", file=progress,
                          disable=progress is None, dynamic_ncols=True, mininterval=0.5)
         self._started = time.monotonic()
 
