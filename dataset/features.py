@@ -11,7 +11,6 @@ turns both into empty cells.
 """
 import math
 
-
 from dataset import hdf5_getters
 
 IDENTITY_COLUMNS = ("track_id", "song_id", "artist_id", "artist_name", "title", "release", "year")
@@ -120,7 +119,7 @@ class _ArrayReader:
     def _open(self, name):
         group = hdf5_getters.ARRAYS[name]
         dataset = hdf5_getters.open_dataset(self.h5, f"{group}/{name}")
-        idx = self.tables[group][hdf5_getters.IDX_COLUMN.get(name, f"idx_{name}")]
+        idx = self.tables[group][hdf5_getters.idx_column(name)]
         stop = int(idx[self.row + 1]) if self.row + 1 < len(idx) else None
         return dataset, int(idx[self.row]), stop
 

@@ -53,6 +53,11 @@ IDX_COLUMN = {"artist_terms_freq": "idx_artist_terms", "artist_terms_weight": "i
               "artist_mbtags_count": "idx_artist_mbtags"}
 
 
+def idx_column(name):
+    """The song-table column holding where each song's part of array ``name`` starts."""
+    return IDX_COLUMN.get(name, f"idx_{name}")
+
+
 def open_h5_file_read(h5filename):
     """Open an MSD HDF5 file for reading; raise SongFileError if it is not one."""
     try:
@@ -119,11 +124,16 @@ def _numpy_dtype(file_type):
     return _dtype_of_encoded_type(file_type.encode())
 
 
-def _table_row(h5, group, songidx):
+def _song_rows(h5, group, songidx, count):
+    """Up to ``count`` rows of /<group>/songs from song ``songidx``, which must exist."""
     table = open_dataset(h5, f"{group}/songs")
     if not 0 <= songidx < table.shape[0]:
         raise SongFileError(f"song index {songidx} out of range (file has {table.shape[0]})")
-    return read_rows(table, songidx, songidx + 1)[0]
+    return read_rows(table, songidx, songidx + count)
+
+
+def _table_row(h5, group, songidx):
+    return _song_rows(h5, group, songidx, 1)[0]
 
 
 def song_row(h5, group, songidx=0):
@@ -141,12 +151,9 @@ def _field(h5, group, name, songidx):
 
 def array_bounds(h5, name, songidx=0):
     """(start, stop) of song ``songidx``'s slice of array ``name``; stop None for the last song."""
-    group = ARRAYS[name]
-    table = open_dataset(h5, f"{group}/songs")
-    column = IDX_COLUMN.get(name, f"idx_{name}")
-    if not 0 <= songidx < table.shape[0]:
-        raise SongFileError(f"song index {songidx} out of range (file has {table.shape[0]})")
-    rows = read_rows(table, songidx, songidx + 2)
+    column = idx_column(name)
+    # This song's row and the next one, whose idx_ field ends this song's slice.
+    rows = _song_rows(h5, ARRAYS[name], songidx, 2)
     return int(rows[0][column]), (int(rows[1][column]) if len(rows) == 2 else None)
 
 

@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as `python dataset/sample.py`: make `datase
 import h5py
 import numpy as np
 
-from dataset.hdf5_getters import ARRAYS, IDX_COLUMN
+from dataset.hdf5_getters import ARRAYS, idx_column
 
 TABLE_DTYPES = {
     "metadata": [
@@ -92,7 +92,7 @@ def write_song_file(path, songs, arrays=True):
             if not arrays:
                 continue
             parts = [_as_array(name, song.get(name)) for song in songs]
-            column = IDX_COLUMN.get(name, f"idx_{name}")
+            column = idx_column(name)
             if column not in written_idx:
                 # A family sharing one idx column (artist_terms, _freq, _weight) has equal
                 # lengths; its first member sets the column.
