@@ -86,7 +86,7 @@ def _extract_task(task):
     try:
         return path, read_song_file(path, segments), None
     except hdf5_getters.SongFileError as err:
-        return path, None, str(err).splitlines()[0] if str(err) else "unreadable"
+        return path, None, _first_line(err) or "unreadable"
 
 
 def _extract_batch(paths, segments):
@@ -292,6 +292,10 @@ def main(argv=None):
             label_summary = label_source.summary()
     except (InputError, writers.OutputError, labels.LabelError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # an --out under a file, no permission, a full disk
+        where = f"{err.filename}: " if err.filename else ""
+        print(f"error: {where}{err.strerror or err}", file=sys.stderr)
         return 2
     except ClusterError as err:
         print(f"error: {err}; rows so far are kept in {args.out}.partial: rerun the same command "

@@ -126,6 +126,14 @@ def test_missing_path_or_no_song_files_is_a_clear_error(tmp_path, capsys):
     assert not (tmp_path / "o.csv").exists()
 
 
+def test_an_out_that_cannot_be_made_is_a_one_line_error(tmp_path, capsys):
+    tree = write_tree(tmp_path / "songs", 1)
+    (tmp_path / "a_file").write_text("not a folder")
+    assert extract.main([str(tree), "--out", str(tmp_path / "a_file" / "o.csv"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "a_file" in err and "Traceback" not in err
+
+
 class InterruptingSource:
     """A label source whose second call is a Ctrl-C, as a user's would be mid-run."""
 
