@@ -280,7 +280,10 @@ def parse_args(argv):
     parser.add_argument("--sha256", type=_sha256_hex, help="expected SHA-256 of the archive")
     parser.add_argument("--retries", type=int, default=RETRIES,
                         help="attempts in a row without progress before giving up")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.retries < 0:
+        parser.error("--retries must be at least 0")
+    return args
 
 
 def main(argv=None):

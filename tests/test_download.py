@@ -267,6 +267,7 @@ def test_a_non_http_url_exits_2(tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["msd-subset", "--sha256", "abc"], "not 64 hexadecimal digits"),
     (["no-such-target"], "invalid choice"),
+    (["msd-subset", "--retries", "-1"], "--retries must be at least 0"),
 ])
 def test_bad_arguments_exit_2(capsys, args, message):
     with pytest.raises(SystemExit) as exit_info:
