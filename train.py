@@ -32,6 +32,7 @@ from model import GenreMLP, fit_standardisation, predict_proba, save_checkpoint,
 from preprocess import (LABEL, SPLIT, PreprocessError, atomic_output, feature_names_of,
                         read_table, split_arrays)
 
+
 class TrainingError(Exception):
     """Training that cannot give a model, e.g. a loss that blew up."""
 
@@ -336,6 +337,13 @@ def check_args(parser, args):
         parser.error("--lr must be positive and --hidden widths at least 1")
     if not 0 <= args.class_weight_power <= 1:
         parser.error("--class-weight-power must be in [0, 1]")
+    if args.momentum < 0 or args.weight_decay < 0:
+        parser.error("--momentum and --weight-decay must not be negative")
+    if args.device != "auto":
+        try:
+            torch.device(args.device)
+        except RuntimeError:
+            parser.error(f"--device {args.device!r} is not a torch device (cpu, cuda, cuda:1)")
 
 
 def config_from_args(args):

@@ -232,7 +232,12 @@ def check_settings(out, settings):
     """Record the search settings in ``out``, or check they match those of a resumed search."""
     path = out / SETTINGS_FILE
     if path.exists():
-        recorded = json.loads(path.read_text())
+        try:
+            recorded = json.loads(path.read_text())
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            recorded = None
+        if not isinstance(recorded, dict):
+            raise TuneError(f"{path}: not a search record of tune.py: use another --out")
         changed = sorted(key for key in settings if recorded.get(key) != settings[key])
         if changed:
             raise TuneError(f"{out} holds a search with other settings ({', '.join(changed)}): "

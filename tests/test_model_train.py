@@ -114,6 +114,14 @@ def test_bad_data_exits_2(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("option", [["--momentum", "-1"], ["--device", "foo"]])
+def test_bad_option_is_one_line_not_a_traceback(option, table_path, tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        train.main(["--data", str(table_path), "--out", str(tmp_path / "run"), *option])
+    assert exit_info.value.code == 2
+    assert ": error: " in capsys.readouterr().err.strip().splitlines()[-1]
+
+
 def test_default_run_learns_genre_on_real_data(shared_data):
     table = preprocess.preprocess(load_real_benchmark().build_songcsv(shared_data))
     checkpoint, history = train.train_checkpoint(table, train.TrainConfig())

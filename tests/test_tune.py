@@ -110,3 +110,11 @@ def test_songs_without_an_artist_id_are_folded_as_their_own_artists(table):
     splits = tune.folds_of(unknown, 2, 0.15, seed=0)
     assert len(splits) == 2
     assert all(set(split) == {"train", "val", "test"} for split in splits)
+
+
+def test_a_run_folder_with_a_damaged_search_record_is_refused(table, tmp_path):
+    out = tmp_path / "tune"
+    out.mkdir()
+    (out / tune.SETTINGS_FILE).write_text("[1")
+    with pytest.raises(tune.TuneError, match="not a search record"):
+        run_search(table, out, 1)
