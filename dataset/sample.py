@@ -88,9 +88,7 @@ def write_song_file(path, songs, arrays=True):
             node.attrs["FILTERS"] = _PYTABLES_FILTERS
         rows = {group: np.zeros(len(songs), dtype=TABLE_DTYPES[group]) for group in TABLE_DTYPES}
         written_idx = set()
-        for name, group in ARRAYS.items():
-            if not arrays:
-                continue
+        for name, group in ARRAYS.items() if arrays else ():
             parts = [_as_array(name, song.get(name)) for song in songs]
             column = idx_column(name)
             if column not in written_idx:
