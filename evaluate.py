@@ -96,11 +96,7 @@ def evaluate(checkpoint, table, seed=0, stack=False):
     predicted = probabilities.argmax(axis=1)
     baselines = fit_baselines(train_x, train_y, seed)
     labels = list(range(len(classes)))
-    # Train genres are exactly the checkpoint's classes, so the column orders agree.
-    stacked = ({"stack": scores(test_y, soft_vote(
-        probabilities, baselines["hist_gradient_boosting"].predict_proba(test_x)))}
-        if stack else {})
-    return stacked | {
+    report = {
         "model": scores(test_y, predicted),
         "baselines": {name: scores(test_y, estimator.predict(test_x))
                       for name, estimator in baselines.items()},
@@ -111,6 +107,11 @@ def evaluate(checkpoint, table, seed=0, stack=False):
                                            output_dict=True),
         "confusion": confusion_matrix(test_y, predicted, labels=labels),
     }
+    if stack:
+        # Train genres are exactly the checkpoint's classes, so the column orders agree.
+        boosted = baselines["hist_gradient_boosting"].predict_proba(test_x)
+        report["stack"] = scores(test_y, soft_vote(probabilities, boosted))
+    return report
 
 
 def format_comparison(report, model_title="MLP"):

@@ -55,6 +55,7 @@ def read_csv(path):
     path = Path(path)
     if not path.is_file():
         raise PreprocessError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
+    # All identity columns but the last, year, are text even when they look like numbers.
     text_columns = {name: "string" for name in features.IDENTITY_COLUMNS[:-1]
                     + (LABEL, "genre_source", "tags", SPLIT)}
     try:
@@ -136,6 +137,11 @@ def split_arrays(table, split, feature_names, classes):
     # Copies: pandas hands out read-only views, which torch.from_numpy warns about.
     features = feature_frame(rows, feature_names).to_numpy(dtype=np.float32, copy=True)
     return features, rows[LABEL].map(index).to_numpy(dtype=np.int64, copy=True)
+
+
+def train_genres(table):
+    """The genres of the train split, sorted: a model's classes in output order."""
+    return sorted(table.loc[table[SPLIT] == "train", LABEL].unique())
 
 
 def feature_names_of(table):

@@ -29,8 +29,8 @@ from torch import nn
 
 from evaluate import scores
 from model import GenreMLP, fit_standardisation, predict_proba, save_checkpoint, standardise
-from preprocess import (LABEL, SPLIT, PreprocessError, atomic_output, feature_names_of,
-                        read_table, split_arrays)
+from preprocess import (PreprocessError, atomic_output, feature_names_of, read_table,
+                        split_arrays, train_genres)
 
 
 class TrainingError(Exception):
@@ -167,7 +167,7 @@ def train_checkpoint(table, config, device="cpu", log=None):
     the checkpoint is what model.py loads.
     """
     feature_names = feature_names_of(table)
-    classes = sorted(table.loc[table[SPLIT] == "train", LABEL].unique())
+    classes = train_genres(table)
     train_x, train_y = split_arrays(table, "train", feature_names, classes)
     val_x, val_y = split_arrays(table, "val", feature_names, classes)
     if len(val_y) == 0:

@@ -53,7 +53,7 @@ def variants(members, tuned=None, seed=0):
 def compare(table, configs, seed=0):
     """{title: scores dict plus training seconds} on the test rows of ``table``."""
     names = preprocess.feature_names_of(table)
-    classes = sorted(table.loc[table[preprocess.SPLIT] == "train", preprocess.LABEL].unique())
+    classes = preprocess.train_genres(table)
     train_x, train_y = preprocess.split_arrays(table, "train", names, classes)
     test_x, test_y = preprocess.split_arrays(table, "test", names, classes)
     baselines = evaluate.fit_baselines(train_x, train_y, seed)

@@ -40,7 +40,7 @@ SEED_CONFIG = {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 1000
 def prepared_splits(table):
     """Standardised train/val tensors, raw test arrays and the class list of a table."""
     names = preprocess.feature_names_of(table)
-    classes = sorted(table.loc[table[preprocess.SPLIT] == "train", preprocess.LABEL].unique())
+    classes = preprocess.train_genres(table)
     arrays = {split: preprocess.split_arrays(table, split, names, classes)
               for split in preprocess.SPLITS}
     mean, std = fit_standardisation(arrays["train"][0])
