@@ -25,7 +25,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from model import CheckpointError, load_checkpoint, predict_proba
-from preprocess import PreprocessError, atomic_output, read_table, split_arrays
+from preprocess import OutputError, PreprocessError, atomic_output, read_table, split_arrays
 
 BASELINE_TITLES = {"majority": "majority class", "logistic_regression": "logistic regression",
                    "hist_gradient_boosting": "HistGradientBoosting"}
@@ -186,10 +186,15 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
+    figure = args.figure or Path(args.checkpoint).with_name("confusion_matrix.png")
     try:
         checkpoint = load_checkpoint(args.checkpoint)
         report = evaluate(checkpoint, read_table(args.data), args.seed, args.stack)
-    except (CheckpointError, PreprocessError) as err:
+        plot_confusion(figure, report)
+        if args.json:
+            with atomic_output(args.json) as temporary:
+                temporary.write_text(json.dumps(json_summary(report), indent=2) + "\n")
+    except (CheckpointError, PreprocessError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"test split of {args.data}: {report['n_test']} songs, {len(report['classes'])} genres; "
@@ -198,12 +203,8 @@ def main(argv=None):
     print()
     print("MLP per genre:")
     print(format_per_genre(report))
-    figure = args.figure or Path(args.checkpoint).with_name("confusion_matrix.png")
-    plot_confusion(figure, report)
     print(f"wrote {figure}")
     if args.json:
-        with atomic_output(args.json) as temporary:
-            temporary.write_text(json.dumps(json_summary(report), indent=2) + "\n")
         print(f"wrote {args.json}")
     return 0
 

@@ -37,17 +37,28 @@ class PreprocessError(Exception):
     """Input that cannot become a training table: unreadable, no genre, one genre, no feature."""
 
 
+class OutputError(Exception):
+    """An output path that cannot be written, e.g. under a file or without permission."""
+
+
 @contextlib.contextmanager
 def atomic_output(path):
-    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds."""
+    """Yield a temporary path beside ``path``; it replaces ``path`` only if the block succeeds.
+
+    An OSError while writing becomes OutputError naming ``path``.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.partial")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         yield temporary
         os.replace(temporary, path)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write it ({err.strerror}: {err.filename})") from None
     finally:
-        temporary.unlink(missing_ok=True)
+        # Not only FileNotFoundError: under a file, unlink raises NotADirectoryError.
+        with contextlib.suppress(OSError):
+            temporary.unlink()
 
 
 def read_csv(path):
@@ -323,7 +334,9 @@ def main(argv=None):
         raw = read_csv(args.input)
         table = preprocess(raw, args.min_per_genre, args.val_fraction, args.test_fraction,
                            args.seed, notes)
-    except PreprocessError as err:
+        with atomic_output(args.output) as temporary:
+            table.to_csv(temporary, index=False)
+    except (PreprocessError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"read {len(raw)} rows from {args.input}")
@@ -334,8 +347,6 @@ def main(argv=None):
     print(f"kept {len(table)} songs, {table[LABEL].nunique()} genres, {n_features} features; "
           f"split (seed {args.seed}, stratified by genre, {grouped}):")
     print(split_counts(table).to_string())
-    with atomic_output(args.output) as temporary:
-        table.to_csv(temporary, index=False)
     print(f"wrote {args.output}")
     return 0
 

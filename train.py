@@ -29,8 +29,8 @@ from torch import nn
 
 from evaluate import scores
 from model import GenreMLP, fit_standardisation, predict_proba, save_checkpoint, standardise
-from preprocess import (PreprocessError, atomic_output, feature_names_of, read_table,
-                        split_arrays, train_genres)
+from preprocess import (OutputError, PreprocessError, atomic_output, feature_names_of,
+                        read_table, split_arrays, train_genres)
 
 
 class TrainingError(Exception):
@@ -364,14 +364,14 @@ def main(argv=None):
     try:
         table = read_table(args.data)
         checkpoint, history = train_checkpoint(table, config, device, log=print)
-    except (PreprocessError, TrainingError) as err:
+        checkpoint["config"].update(data=str(args.data), threads=args.threads)
+        out = Path(args.out)
+        save_checkpoint(out / "model.pt", checkpoint)
+        write_history(out / "history.csv", history)
+        plot_learning_curve(out / "learning_curve.png", history)
+    except (PreprocessError, TrainingError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    checkpoint["config"].update(data=str(args.data), threads=args.threads)
-    out = Path(args.out)
-    save_checkpoint(out / "model.pt", checkpoint)
-    write_history(out / "history.csv", history)
-    plot_learning_curve(out / "learning_curve.png", history)
     metrics = checkpoint["metrics"]
     epochs = ", ".join(map(str, metrics["best_epochs"]))
     print(f"{args.ensemble} network(s), best epoch(s) {epochs} of {metrics['epochs_run']} run: "

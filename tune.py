@@ -36,8 +36,8 @@ from tqdm import tqdm
 import train
 from evaluate import scores
 from model import predict_proba
-from preprocess import (LABEL, SPLIT, PreprocessError, artist_groups, atomic_output,
-                        holdout_mask, read_table, split_arrays, stratified_folds)
+from preprocess import (LABEL, SPLIT, OutputError, PreprocessError, artist_groups,
+                        atomic_output, holdout_mask, read_table, split_arrays, stratified_folds)
 
 
 class TuneError(Exception):
@@ -272,7 +272,6 @@ def search(table, out, trials, method="random", folds=5, val_fraction=0.15, seed
     """
     base = base or train.TrainConfig()
     table = table[table[SPLIT].isin(("train", "val"))].reset_index(drop=True)
-    out.mkdir(parents=True, exist_ok=True)
     check_settings(out, {"method": method, "folds": folds, "val_fraction": val_fraction,
                          "seed": seed, "rows": len(table), "epochs": base.epochs,
                          "patience": base.patience})
@@ -385,7 +384,7 @@ def main(argv=None):
         started = time.perf_counter()
         finished = search(table, args.out, args.trials, args.method, args.folds,
                           args.val_fraction, args.seed, args.workers, base)
-    except (PreprocessError, TuneError) as err:
+    except (PreprocessError, TuneError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

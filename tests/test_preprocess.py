@@ -125,6 +125,15 @@ def test_cli_missing_file(tmp_path, capsys):
     assert "no such file" in capsys.readouterr().err
 
 
+def test_cli_output_under_a_file_is_one_line_and_exit_2(tmp_path, capsys):
+    source = tmp_path / "SongCSV.csv"
+    synthetic_songcsv().to_csv(source, index=False)
+    output = source / "pre.csv"
+    assert preprocess.main(["--input", str(source), "--output", str(output)]) == 2
+    error = capsys.readouterr().err
+    assert f"{output}: cannot write it" in error and len(error.strip().splitlines()) == 1
+
+
 def load_real_benchmark():
     """bench/real_benchmark.py as a module (bench/ is a folder of scripts, not a package)."""
     path = Path(__file__).resolve().parents[1] / "bench" / "real_benchmark.py"
