@@ -66,8 +66,8 @@ def read_csv(path):
     path = Path(path)
     if not path.is_file():
         raise PreprocessError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
-    # All identity columns but the last, year, are text even when they look like numbers.
-    text_columns = {name: "string" for name in features.IDENTITY_COLUMNS[:-1]
+    # Identifiers and names are text even when they look like numbers.
+    text_columns = {name: "string" for name in features.TEXT_IDENTITY_COLUMNS
                     + (LABEL, "genre_source", "tags", SPLIT)}
     try:
         return pd.read_csv(path, dtype=text_columns, low_memory=False)

@@ -85,7 +85,7 @@ def official_array(h5, group, name, songidx=0):
 
 def official_row(h5, songidx=0):
     row = {}
-    for name in features.IDENTITY_COLUMNS[:-1]:
+    for name in features.TEXT_IDENTITY_COLUMNS:
         group = "analysis" if name == "track_id" else "metadata"
         row[name] = official_field(h5, group, name, songidx).decode("utf-8")
     row["year"] = official_field(h5, "musicbrainz", "year", songidx)

@@ -13,7 +13,8 @@ import math
 
 from dataset import hdf5_getters
 
-IDENTITY_COLUMNS = ("track_id", "song_id", "artist_id", "artist_name", "title", "release", "year")
+TEXT_IDENTITY_COLUMNS = ("track_id", "song_id", "artist_id", "artist_name", "title", "release")
+IDENTITY_COLUMNS = TEXT_IDENTITY_COLUMNS + ("year",)
 SONG_LEVEL_COLUMNS = (
     "duration", "key", "key_confidence", "mode", "mode_confidence", "tempo", "time_signature",
     "time_signature_confidence", "loudness", "end_of_fade_in", "start_of_fade_out",
@@ -80,7 +81,7 @@ def _features(h5, tables, row, segments):
         return hdf5_getters.decode(records[group][name].item())
 
     features = {name: field("analysis" if name == "track_id" else "metadata", name) or None
-                for name in IDENTITY_COLUMNS[:-1]}
+                for name in TEXT_IDENTITY_COLUMNS}
     features["year"] = field("musicbrainz", "year") or None
     for name in SONG_LEVEL_COLUMNS:
         features[name] = field(_SONG_LEVEL_GROUP[name], name)
