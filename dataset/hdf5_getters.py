@@ -136,12 +136,6 @@ def _table_row(h5, group, songidx):
     return _song_rows(h5, group, songidx, 1)[0]
 
 
-def song_row(h5, group, songidx=0):
-    """All fields of one song's row of /<group>/songs as a dict of Python values."""
-    row = _table_row(h5, group, songidx)
-    return {name: decode(row[name].item()) for name in row.dtype.names}
-
-
 def _field(h5, group, name, songidx):
     row = _table_row(h5, group, songidx)
     if name not in row.dtype.names:
