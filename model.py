@@ -8,8 +8,9 @@ Usage:
 A checkpoint is a plain dict of tensors and Python values (loads with weights_only=True):
 ``model`` (a state dict, or for an ensemble a list of them, one per member), ``model_args``
 (GenreMLP's keyword arguments), ``feature_names`` (input column order), ``mean`` and ``std``
-(train-split statistics), ``classes`` (genre names in output order), ``config`` (training
-settings) and ``metrics``. Whoever loads it rebuilds the model from ``model_args``; an
+(train-split statistics), ``classes`` (genre names in output order), ``class_prior`` (each
+genre's share of the train split), ``prior_correction`` (see ``correct_prior``), ``config``
+(training settings) and ``metrics``. Whoever loads it rebuilds the model from ``model_args``; an
 ensemble's prediction is the mean of its members' probabilities, so readers need no special case.
 """
 import itertools
@@ -21,8 +22,8 @@ from torch import nn
 
 from preprocess import atomic_output
 
-CHECKPOINT_KEYS = ("model", "model_args", "feature_names", "mean", "std", "classes", "config",
-                   "metrics")
+CHECKPOINT_KEYS = ("model", "model_args", "feature_names", "mean", "std", "classes",
+                   "class_prior", "prior_correction", "config", "metrics")
 
 
 class CheckpointError(Exception):
@@ -108,13 +109,28 @@ def build_models(checkpoint, device="cpu"):
     return models
 
 
+def correct_prior(probabilities, class_prior, prior_correction):
+    """Probabilities (songs x genres tensor) times class_prior ** prior_correction, renormalised.
+
+    A network trained with class weights (1 / genre share) ** power overrates rare genres by
+    that factor; correction ``power`` takes the whole factor back (the probabilities of an
+    unweighted fit, best for accuracy), 0 keeps it (best for rare genres' recall). In between
+    trades one for the other after training, without training again.
+    """
+    corrected = probabilities * class_prior.to(probabilities.device) ** prior_correction
+    return corrected / corrected.sum(dim=1, keepdim=True)
+
+
 def predict_proba(checkpoint, features, device="cpu"):
     """Genre probabilities (songs x classes, numpy) of raw feature rows in feature_names order.
 
-    For an ensemble, the mean of its members' probabilities (soft voting).
+    For an ensemble, the mean of its members' probabilities (soft voting); then corrected
+    towards the train split's genre shares by the checkpoint's ``prior_correction``.
     """
     inputs = standardise(features, checkpoint["mean"], checkpoint["std"]).to(device)
     with torch.no_grad():
         probabilities = [torch.softmax(model(inputs), dim=1)
                          for model in build_models(checkpoint, device)]
-    return torch.stack(probabilities).mean(dim=0).cpu().numpy()
+    mean = torch.stack(probabilities).mean(dim=0)
+    return correct_prior(mean, checkpoint["class_prior"],
+                         checkpoint["prior_correction"]).cpu().numpy()

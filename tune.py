@@ -6,10 +6,10 @@ Usage:
     python train.py --config runs/tune-NAME/best.json --data data/preprocessed_data.csv
 
 Each trial is a training configuration (learning rate, momentum, batch size, hidden widths,
-dropout, weight decay, class-weight power), scored by its mean macro-F1 over --folds folds of
-the train and val rows, grouped by artist and stratified by genre; the test rows are never read.
-In each fold a slice of the remaining artists is held out for early stopping. Folds run in a
-pool of --workers processes, one torch thread each.
+dropout, weight decay, class-weight power, input noise), scored by its mean macro-F1 over
+--folds folds of the train and val rows, grouped by artist and stratified by genre; the test
+rows are never read. In each fold a slice of the remaining artists is held out for early
+stopping. Folds run in a pool of --workers processes, one torch thread each.
 
 Finished trials are appended to OUT/trials.csv as they end, so a killed search resumed with the
 same command continues where it stopped. Random and grid trials depend only on --seed and their
@@ -64,6 +64,7 @@ SPACE = {
     "dropout": Parameter((0.0, 0.2, 0.4), 0.0, 0.5),
     "weight_decay": Parameter((1e-5, 1e-4, 1e-3, 1e-2), 1e-6, 3e-2, log=True),
     "class_weight_power": Parameter((0.0, 0.5, 1.0), 0.0, 1.0),
+    "input_noise": Parameter((0.0, 0.1, 0.2, 0.3), 0.0, 0.4),
 }
 RESULT_COLUMNS = ("macro_f1", "macro_f1_std", "accuracy", "epochs", "seconds")
 TRIAL_COLUMNS = ("trial", *SPACE, *RESULT_COLUMNS)

@@ -3,12 +3,13 @@
 Usage:
     python bench/bench_train.py [--data data/preprocessed_data.csv] [--songs 10000]
 
-1. Seconds per epoch at batch size 32, same widths: train.fit (slices of in-memory tensors, its
-   validation pass and metrics included) against the seed's loop (TensorDataset + DataLoader,
-   Adam; also with train.py's fused Adam, to isolate the loop), median over --timed-epochs.
+1. Seconds per epoch at batch size 32 and the seed's widths (128-64-32): train.fit (slices of
+   in-memory tensors, its validation pass and metrics included) against the seed's loop
+   (TensorDataset + DataLoader, Adam; also with train.py's fused Adam, to isolate the loop),
+   median over --timed-epochs.
 2. A whole default train.py run (to early stopping) against the seed's configuration (Adam,
-   lr 0.01, batch 32, --seed-epochs epochs, unweighted loss, last epoch kept): wall time and
-   test-split accuracy and macro-F1 of each.
+   lr 0.01, batch 32, widths 128-64-32, --seed-epochs epochs, unweighted loss, last epoch
+   kept): wall time and test-split accuracy and macro-F1 of each.
 3. With --songs N, a whole default run on N synthetic songs with as many features.
 
 Without --data it uses the real benchmark (bench/real_benchmark.py) from ../shared/data.
@@ -34,7 +35,8 @@ import train  # noqa: E402
 from evaluate import scores  # noqa: E402
 from model import GenreMLP, fit_standardisation, predict_proba, standardise  # noqa: E402
 
-SEED_CONFIG = {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 1000}
+SEED_CONFIG = {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 1000,
+               "hidden": (128, 64, 32)}
 
 
 def prepared_splits(table):
@@ -65,7 +67,7 @@ def time_seed_epochs(train_x, train_y, n_classes, epochs, seed=0, fused=None):
     ``fused=True`` swaps in train.py's fused Adam, so only the loop differs from train.fit.
     """
     torch.manual_seed(seed)
-    model = GenreMLP(train_x.shape[1], n_classes)
+    model = GenreMLP(train_x.shape[1], n_classes, SEED_CONFIG["hidden"])
     loader = DataLoader(TensorDataset(train_x, train_y), batch_size=SEED_CONFIG["batch_size"],
                         shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=SEED_CONFIG["lr"], fused=fused)
@@ -85,7 +87,8 @@ def epoch_speed(tensors, n_classes, epochs):
     seed_seconds, _ = time_seed_epochs(train_x, train_y, n_classes, epochs)
     fused_seconds, _ = time_seed_epochs(train_x, train_y, n_classes, epochs, fused=True)
     config = train.TrainConfig(optimizer="adam", lr=SEED_CONFIG["lr"], batch_size=32,
-                               dropout=0.0, epochs=epochs, patience=epochs + 1)
+                               hidden=SEED_CONFIG["hidden"], dropout=0.0, input_noise=0.0,
+                               epochs=epochs, patience=epochs + 1)
     _, history = train.fit(train_x, train_y, val_x, val_y, n_classes, config)
     return (statistics.median(seed_seconds), statistics.median(fused_seconds),
             statistics.median(row["seconds"] for row in history))

@@ -2,14 +2,16 @@
 
 Usage:
     python bench/real_benchmark.py [--shared-data ../shared/data] [--workdir data/real_benchmark]
-    python bench/real_benchmark.py --cv 5
+    python bench/real_benchmark.py --ensemble 5 [--cv 5]
 
 Joins msd10k_songs.csv (song-level fields), msd10k_segment_means.csv (timbre and pitch means) and
 the tagtraum CD1 majority genre into a SongCSV-style CSV, then preprocesses it, trains the MLP
 with train.py's defaults and scores it on the artist-disjoint test split beside the baselines,
 writing every step's output under --workdir. With --cv K it instead runs K-fold cross-validation
 grouped by artist and stratified by genre (each fold is the test split once; a validation split
-for early stopping is held out of the rest), as in ../shared/data/README.md.
+for early stopping is held out of the rest), as in ../shared/data/README.md. Either way it also
+prints the trained MLP's test scores at other --prior-correction values: the accuracy / macro-F1
+trade-off that setting moves along.
 """
 import argparse
 import sys
@@ -29,10 +31,11 @@ import preprocess  # noqa: E402
 import train  # noqa: E402
 import tune  # noqa: E402
 from dataset import features  # noqa: E402
-from model import save_checkpoint  # noqa: E402
+from model import predict_proba, save_checkpoint  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 METHODS = ("model",) + tuple(evaluate.BASELINE_TITLES)
+PRIOR_CORRECTIONS = (0.0, 0.25, 0.5, 0.75)
 
 
 def read_tagtraum(path):
@@ -53,26 +56,56 @@ def build_songcsv(shared_data=SHARED_DATA):
     return table.assign(genre_source="tagtraum_cd1")
 
 
-def cross_validate(table, config, folds=5, val_fraction=0.15, seed=0):
-    """Per fold, the report of ``evaluate.evaluate`` with that fold as the test split."""
-    reports = []
+def cv_splits(table, folds=5, seed=0, val_fraction=0.15):
+    """Split columns of K-fold CV grouped by artist: each fold is the test rows once, and
+    ``val_fraction`` of all rows (whole artists) is held out of the rest for early stopping."""
     # tune.folds_of takes the validation share of each fold's remaining rows, not of all rows.
-    for split in tune.folds_of(table, folds, val_fraction / (1 - 1 / folds), seed):
+    return tune.folds_of(table, folds, val_fraction / (1 - 1 / folds), seed)
+
+
+def cross_validate(table, config, folds=5, seed=0):
+    """Per fold, (report of ``evaluate.evaluate``, prior-correction sweep) with that fold as
+    the test split."""
+    results = []
+    for split in cv_splits(table, folds, seed):
         fold = table.assign(**{preprocess.SPLIT: split})
         checkpoint, _ = train.train_checkpoint(fold, config)
-        reports.append(evaluate.evaluate(checkpoint, fold, seed))
-    return reports
+        results.append((evaluate.evaluate(checkpoint, fold, seed),
+                        prior_sweep(checkpoint, fold)))
+    return results
 
 
-def format_cv(reports):
-    lines = [f"{'method':<24}{'accuracy':>16}{'macro-F1':>16}{'balanced acc':>16}"]
+def prior_sweep(checkpoint, table, corrections=PRIOR_CORRECTIONS):
+    """{prior correction: test scores} of one trained checkpoint: the trade-off between
+    accuracy and macro-F1 that --prior-correction picks a point of, without training again."""
+    features, labels = preprocess.split_arrays(table, "test", checkpoint["feature_names"],
+                                               checkpoint["classes"])
+    return {correction: evaluate.scores(labels, predict_proba(
+                {**checkpoint, "prior_correction": correction}, features).argmax(axis=1))
+            for correction in corrections}
+
+
+def format_sweep(sweeps, default):
+    """One line per prior correction: mean accuracy / macro-F1 over the sweeps (folds)."""
+    lines = [f"{'prior correction':<18}{'accuracy':>10}{'macro-F1':>10}"]
+    for correction in sweeps[0]:
+        values = [sweep[correction] for sweep in sweeps]
+        mark = "  (default)" if correction == default else ""
+        lines.append(f"{correction:<18.2f}{np.mean([v['accuracy'] for v in values]):>10.3f}"
+                     f"{np.mean([v['macro_f1'] for v in values]):>10.3f}{mark}")
+    return "\n".join(lines)
+
+
+def format_cv(reports, model_title="MLP"):
+    """Mean ± std over folds of each method's test scores."""
+    lines = [f"{'method':<28}{'accuracy':>16}{'macro-F1':>16}{'balanced acc':>16}"]
     for method in METHODS:
-        title = "MLP" if method == "model" else evaluate.BASELINE_TITLES[method]
+        title = model_title if method == "model" else evaluate.BASELINE_TITLES[method]
         cells = []
         for metric in ("accuracy", "macro_f1", "balanced_accuracy"):
             values = [_scores(report, method)[metric] for report in reports]
             cells.append(f"{np.mean(values):.3f} ± {np.std(values):.3f}")
-        lines.append(f"{title:<24}" + "".join(f"{cell:>16}" for cell in cells))
+        lines.append(f"{title:<28}" + "".join(f"{cell:>16}" for cell in cells))
     return "\n".join(lines)
 
 
@@ -98,7 +131,7 @@ def run_holdout(raw, workdir, config, seed):
     print(f"MLP: best epoch(s) {', '.join(map(str, metrics['best_epochs']))} of "
           f"{metrics['epochs_run']} run, "
           f"{seconds:.1f} s to train; files in {workdir}")
-    return evaluate.evaluate(checkpoint, table, seed)
+    return evaluate.evaluate(checkpoint, table, seed), prior_sweep(checkpoint, table)
 
 
 def parse_args(argv):
@@ -111,6 +144,8 @@ def parse_args(argv):
     parser.add_argument("--cv", type=int, default=0, metavar="K",
                         help="K-fold artist-grouped cross-validation instead of one split")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split(s) and the MLP")
+    parser.add_argument("--ensemble", type=int, default=1, metavar="K",
+                        help="train.py --ensemble: networks averaged into one MLP")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for torch and scikit-learn")
     return parser.parse_args(argv)
@@ -121,8 +156,9 @@ def main(argv=None):
     if not (args.shared_data / "msd10k_songs.csv").is_file():
         print(f"error: real data not found in {args.shared_data}", file=sys.stderr)
         return 2
-    if args.cv == 1 or args.cv < 0:
-        print("error: --cv needs at least 2 folds", file=sys.stderr)
+    if args.cv == 1 or args.cv < 0 or args.ensemble < 1:
+        print("error: --cv needs at least 2 folds, --ensemble at least 1 network",
+              file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
     with threadpool_limits(limits=args.threads):
@@ -131,20 +167,25 @@ def main(argv=None):
 
 def benchmark(args):
     raw = build_songcsv(args.shared_data)
-    config = train.TrainConfig(seed=args.seed)
+    config = train.TrainConfig(seed=args.seed, ensemble=args.ensemble)
+    title = "MLP" if args.ensemble == 1 else f"MLP, ensemble of {args.ensemble}"
     print(f"{len(raw)} labelled songs with segment means")
     if args.cv:
         table = preprocess.preprocess(raw, seed=args.seed)
         started = time.perf_counter()
-        reports = cross_validate(table, config, args.cv, seed=args.seed)
+        reports, sweeps = zip(*cross_validate(table, config, args.cv, seed=args.seed),
+                              strict=True)
         print(f"{len(table)} songs, {table['genre'].nunique()} genres, {args.cv}-fold "
               f"cross-validation grouped by artist ({time.perf_counter() - started:.0f} s); "
               "mean ± std over folds:")
-        print(format_cv(reports))
-        return 0
-    report = run_holdout(raw, args.workdir, config, args.seed)
-    print(f"test split: {report['n_test']} songs (artist-disjoint from train)")
-    print(evaluate.format_comparison(report))
+        print(format_cv(reports, title))
+    else:
+        report, sweep = run_holdout(raw, args.workdir, config, args.seed)
+        sweeps = [sweep]
+        print(f"test split: {report['n_test']} songs (artist-disjoint from train)")
+        print(evaluate.format_comparison(report, title))
+    print(f"{title} with other prior corrections (the same trained networks):")
+    print(format_sweep(sweeps, config.prior_correction))
     return 0
 
 

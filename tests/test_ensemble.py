@@ -47,9 +47,13 @@ def test_ensemble_is_one_plain_checkpoint_averaging_its_members(ensemble, data):
     table = preprocess.read_table(data)
     features, _ = preprocess.split_arrays(table, "test", checkpoint["feature_names"],
                                          checkpoint["classes"])
-    members = [model.predict_proba(member_checkpoint(checkpoint, i), features) for i in range(3)]
-    assert model.predict_proba(checkpoint, features) == pytest.approx(np.mean(members, axis=0),
-                                                                      abs=1e-6)
+    # Soft vote of the members' probabilities, then the prior correction of the whole.
+    uncorrected = {**checkpoint, "prior_correction": 0.0}
+    members = [model.predict_proba(member_checkpoint(uncorrected, i), features)
+               for i in range(3)]
+    expected = model.correct_prior(torch.tensor(np.mean(members, axis=0)),
+                                   checkpoint["class_prior"], checkpoint["prior_correction"])
+    assert model.predict_proba(checkpoint, features) == pytest.approx(expected.numpy(), abs=1e-6)
     # Member 0 is exactly the single network trained with the ensemble's first seed.
     single, _ = train.train_checkpoint(table, train.TrainConfig(
         epochs=15, patience=5, hidden=(16, 8), seed=4))

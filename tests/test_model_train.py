@@ -99,6 +99,41 @@ def test_same_seed_same_numbers_other_seed_other_numbers(run, table_path, tmp_pa
     assert all(torch.equal(first["model"][name], second["model"][name]) for name in first["model"])
 
 
+def test_input_noise_is_seeded_and_changes_training(run, table_path, tmp_path):
+    def losses(folder):
+        with open(folder / "history.csv", newline="") as stream:
+            return [row["train_loss"] for row in csv.DictReader(stream)]
+
+    noisy = [tmp_path / "noisy", tmp_path / "noisy-again"]
+    for out in noisy:
+        assert train.main(["--data", str(table_path), "--out", str(out), "--seed", "1",
+                           "--input-noise", "0.5"] + FAST) == 0
+    assert losses(noisy[0]) == losses(noisy[1])
+    assert losses(noisy[0]) != losses(run)
+
+
+def test_prior_correction_takes_back_the_class_weighting():
+    probabilities = torch.tensor([[0.5, 0.5], [0.3, 0.7]])
+    prior = torch.tensor([0.8, 0.2])
+    assert torch.equal(model.correct_prior(probabilities, prior, 0.0), probabilities)
+    corrected = model.correct_prior(probabilities, prior, 1.0)
+    assert corrected.sum(dim=1).tolist() == pytest.approx([1.0, 1.0])
+    assert corrected[0].tolist() == pytest.approx([0.8, 0.2])
+    assert corrected.argmax(dim=1).tolist() == [0, 0]
+
+
+def test_checkpoint_keeps_train_genre_shares_and_prior_correction(table_path, tmp_path):
+    out = tmp_path / "corrected"
+    assert train.main(["--data", str(table_path), "--out", str(out),
+                       "--prior-correction", "0.25"] + FAST) == 0
+    checkpoint = model.load_checkpoint(out / "model.pt")
+    assert checkpoint["prior_correction"] == 0.25
+    table = preprocess.read_table(table_path)
+    shares = table.loc[table["split"] == "train", "genre"].value_counts(normalize=True)
+    assert checkpoint["class_prior"].tolist() == pytest.approx(
+        shares[checkpoint["classes"]].tolist())
+
+
 def test_class_weights_balance_genres():
     weights = train.class_weights(np.array([0] * 6 + [1] * 3 + [2]), 3)
     assert weights.tolist() == pytest.approx([10 / 18, 10 / 9, 10 / 3])
@@ -114,7 +149,8 @@ def test_bad_data_exits_2(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
-@pytest.mark.parametrize("option", [["--momentum", "-1"], ["--device", "foo"]])
+@pytest.mark.parametrize("option", [["--momentum", "-1"], ["--device", "foo"],
+                                    ["--prior-correction", "1.5"], ["--input-noise", "-0.1"]])
 def test_bad_option_is_one_line_not_a_traceback(option, table_path, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         train.main(["--data", str(table_path), "--out", str(tmp_path / "run"), *option])
@@ -132,3 +168,11 @@ def test_default_run_learns_genre_on_real_data(shared_data):
     majority = scores(labels, np.full_like(labels, np.bincount(labels).argmax()))
     assert got["macro_f1"] > 2 * majority["macro_f1"]
     assert got["balanced_accuracy"] > 2 * majority["balanced_accuracy"]
+    # Correcting less than the default gives rare genres more songs, more than it fewer.
+    pop_rock = checkpoint["classes"].index("Pop_Rock")
+    pop_rock_songs = [
+        np.sum(model.predict_proba({**checkpoint, "prior_correction": tau},
+                                   features).argmax(axis=1) == pop_rock)
+        for tau in (0.0, checkpoint["prior_correction"], 1.0)]
+    assert pop_rock_songs[0] < pop_rock_songs[2]
+    assert pop_rock_songs == sorted(pop_rock_songs)
