@@ -116,13 +116,14 @@ def evaluate(checkpoint, table, seed=0, stack=False):
 
 def format_comparison(report, model_title="MLP"):
     """The side-by-side table of the MLP and the baselines."""
-    lines = [f"{'method':<24}{'accuracy':>10}{'macro-F1':>10}{'balanced acc':>14}"]
     rows = [(model_title, report["model"])]
     if "stack" in report:
         rows.append((STACK_TITLE, report["stack"]))
     rows += [(BASELINE_TITLES[name], values) for name, values in report["baselines"].items()]
+    width = max(24, *(len(title) + 2 for title, _ in rows))
+    lines = [f"{'method':<{width}}{'accuracy':>10}{'macro-F1':>10}{'balanced acc':>14}"]
     for title, values in rows:
-        lines.append(f"{title:<24}{values['accuracy']:>10.3f}{values['macro_f1']:>10.3f}"
+        lines.append(f"{title:<{width}}{values['accuracy']:>10.3f}{values['macro_f1']:>10.3f}"
                      f"{values['balanced_accuracy']:>14.3f}")
     return "\n".join(lines)
 

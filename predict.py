@@ -5,8 +5,9 @@ Usage:
 
 INPUT is any mix of MSD .h5 files, folders (searched recursively for .h5) and SongCSV-style CSV
 files (*.csv). Features of .h5 songs are computed by dataset.extract, exactly as for SongCSV.csv.
-Prints one line per song: track id, genre, its probability. Unreadable .h5 files are named on
-stderr and skipped; the exit status is then 1.
+Prints one line per song: track id, genre, its probability (after the checkpoint's prior
+correction, see model.correct_prior). Unreadable .h5 files are named on stderr and skipped;
+the exit status is then 1.
 """
 import argparse
 import sys

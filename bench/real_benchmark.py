@@ -2,16 +2,17 @@
 
 Usage:
     python bench/real_benchmark.py [--shared-data ../shared/data] [--workdir data/real_benchmark]
-    python bench/real_benchmark.py --ensemble 5 [--cv 5]
+    python bench/real_benchmark.py --hidden 1024 512 256 --dropout 0.5 --ensemble 5 \
+        [--cv 5 [--repeats 3]]
 
 Joins msd10k_songs.csv (song-level fields), msd10k_segment_means.csv (timbre and pitch means) and
 the tagtraum CD1 majority genre into a SongCSV-style CSV, then preprocesses it, trains the MLP
-with train.py's defaults and scores it on the artist-disjoint test split beside the baselines,
-writing every step's output under --workdir. With --cv K it instead runs K-fold cross-validation
-grouped by artist and stratified by genre (each fold is the test split once; a validation split
-for early stopping is held out of the rest), as in ../shared/data/README.md. Either way it also
-prints the trained MLP's test scores at other --prior-correction values: the accuracy / macro-F1
-trade-off that setting moves along.
+(train.py's defaults unless given) and scores it on the artist-disjoint test split beside the
+baselines, writing every step's output under --workdir. With --cv K it instead runs K-fold
+cross-validation grouped by artist and stratified by genre (each fold is the test split once; a
+validation split for early stopping is held out of the rest), as in ../shared/data/README.md.
+Either way it also prints the trained MLP's test scores at other --prior-correction values: the
+accuracy / macro-F1 trade-off that setting moves along.
 """
 import argparse
 import sys
@@ -35,7 +36,7 @@ from model import predict_proba, save_checkpoint  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 METHODS = ("model",) + tuple(evaluate.BASELINE_TITLES)
-PRIOR_CORRECTIONS = (0.0, 0.25, 0.5, 0.75)
+PRIOR_CORRECTIONS = (0.0, 0.2, 0.4, 0.6, 0.8)
 
 
 def read_tagtraum(path):
@@ -63,11 +64,12 @@ def cv_splits(table, folds=5, seed=0, val_fraction=0.15):
     return tune.folds_of(table, folds, val_fraction / (1 - 1 / folds), seed)
 
 
-def cross_validate(table, config, folds=5, seed=0):
+def cross_validate(table, config, folds=5, seed=0, repeats=1):
     """Per fold, (report of ``evaluate.evaluate``, prior-correction sweep) with that fold as
-    the test split."""
+    the test split; ``repeats`` times over, with fold seeds seed, seed+1, ..."""
     results = []
-    for split in cv_splits(table, folds, seed):
+    for split in (split for repeat in range(repeats)
+                  for split in cv_splits(table, folds, seed + repeat)):
         fold = table.assign(**{preprocess.SPLIT: split})
         checkpoint, _ = train.train_checkpoint(fold, config)
         results.append((evaluate.evaluate(checkpoint, fold, seed),
@@ -98,14 +100,15 @@ def format_sweep(sweeps, default):
 
 def format_cv(reports, model_title="MLP"):
     """Mean ± std over folds of each method's test scores."""
-    lines = [f"{'method':<28}{'accuracy':>16}{'macro-F1':>16}{'balanced acc':>16}"]
+    width = max(24, len(model_title) + 2)
+    lines = [f"{'method':<{width}}{'accuracy':>16}{'macro-F1':>16}{'balanced acc':>16}"]
     for method in METHODS:
         title = model_title if method == "model" else evaluate.BASELINE_TITLES[method]
         cells = []
         for metric in ("accuracy", "macro_f1", "balanced_accuracy"):
             values = [_scores(report, method)[metric] for report in reports]
             cells.append(f"{np.mean(values):.3f} ± {np.std(values):.3f}")
-        lines.append(f"{title:<28}" + "".join(f"{cell:>16}" for cell in cells))
+        lines.append(f"{title:<{width}}" + "".join(f"{cell:>16}" for cell in cells))
     return "\n".join(lines)
 
 
@@ -143,9 +146,16 @@ def parse_args(argv):
                         help="where the CSVs and the run go (holdout mode)")
     parser.add_argument("--cv", type=int, default=0, metavar="K",
                         help="K-fold artist-grouped cross-validation instead of one split")
+    parser.add_argument("--repeats", type=int, default=1,
+                        help="with --cv: repeat it with this many fold seeds (less noise)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split(s) and the MLP")
-    parser.add_argument("--ensemble", type=int, default=1, metavar="K",
+    defaults = train.TrainConfig()
+    parser.add_argument("--ensemble", type=int, default=defaults.ensemble, metavar="K",
                         help="train.py --ensemble: networks averaged into one MLP")
+    parser.add_argument("--hidden", type=int, nargs="+", default=list(defaults.hidden),
+                        help="train.py --hidden")
+    parser.add_argument("--dropout", type=float, default=defaults.dropout,
+                        help="train.py --dropout")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for torch and scikit-learn")
     return parser.parse_args(argv)
@@ -156,8 +166,8 @@ def main(argv=None):
     if not (args.shared_data / "msd10k_songs.csv").is_file():
         print(f"error: real data not found in {args.shared_data}", file=sys.stderr)
         return 2
-    if args.cv == 1 or args.cv < 0 or args.ensemble < 1:
-        print("error: --cv needs at least 2 folds, --ensemble at least 1 network",
+    if args.cv == 1 or args.cv < 0 or args.ensemble < 1 or args.repeats < 1:
+        print("error: --cv needs at least 2 folds, --ensemble and --repeats at least 1",
               file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
@@ -167,17 +177,20 @@ def main(argv=None):
 
 def benchmark(args):
     raw = build_songcsv(args.shared_data)
-    config = train.TrainConfig(seed=args.seed, ensemble=args.ensemble)
-    title = "MLP" if args.ensemble == 1 else f"MLP, ensemble of {args.ensemble}"
+    config = train.TrainConfig(seed=args.seed, ensemble=args.ensemble,
+                               hidden=tuple(args.hidden), dropout=args.dropout)
+    title = f"MLP {'-'.join(map(str, config.hidden))}" + (
+        f", ensemble of {args.ensemble}" if args.ensemble > 1 else "")
     print(f"{len(raw)} labelled songs with segment means")
     if args.cv:
         table = preprocess.preprocess(raw, seed=args.seed)
         started = time.perf_counter()
-        reports, sweeps = zip(*cross_validate(table, config, args.cv, seed=args.seed),
+        reports, sweeps = zip(*cross_validate(table, config, args.cv, args.seed, args.repeats),
                               strict=True)
+        repeated = f", {args.repeats} times (fold seeds {args.seed}..)" if args.repeats > 1 else ""
         print(f"{len(table)} songs, {table['genre'].nunique()} genres, {args.cv}-fold "
-              f"cross-validation grouped by artist ({time.perf_counter() - started:.0f} s); "
-              "mean ± std over folds:")
+              f"cross-validation grouped by artist{repeated} "
+              f"({time.perf_counter() - started:.0f} s); mean ± std over folds:")
         print(format_cv(reports, title))
     else:
         report, sweep = run_holdout(raw, args.workdir, config, args.seed)

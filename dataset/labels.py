@@ -205,6 +205,8 @@ class ClsLabels(_Source):
         except (OSError, UnicodeDecodeError) as err:
             raise LabelError(f"--labels {path}: not a readable genre file "
                              f"({getattr(err, 'strerror', None) or err})") from None
+        if not self.genre_by_track:
+            raise LabelError(f"--labels {path}: no TRACK_ID<TAB>genre line (an empty file?)")
 
     def _label_song(self, song):
         return self._tally(_label(self.genre_by_track.get(song.get("track_id")), self.source))

@@ -63,6 +63,8 @@ def test_a_cls_line_with_a_minority_genre_keeps_the_majority(tmp_path):
 @pytest.mark.parametrize("content, complaint", [
     (b"TRAAAAA128F00000AA Jazz\n", r"magd.cls:1: expected TRACK_ID<TAB>genre"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\xff\xfe", "not a readable genre file"),
+    (b"", "no TRACK_ID<TAB>genre line"),
+    (b"# only a comment\n\n", "no TRACK_ID<TAB>genre line"),
 ])
 def test_a_file_that_is_no_label_source_is_refused(tmp_path, content, complaint):
     path = tmp_path / "magd.cls"
