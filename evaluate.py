@@ -143,12 +143,17 @@ def json_summary(report):
             if key in report}
 
 
-def plot_confusion(path, report):
-    # Imported here: only this output needs matplotlib, and Agg must be chosen before pyplot.
+def pyplot():
+    """matplotlib's pyplot, drawing to files only (the Agg backend)."""
+    # Imported here: only the figures need matplotlib, and Agg must be chosen before pyplot.
     import matplotlib
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    return plt
 
+
+def plot_confusion(path, report):
+    plt = pyplot()
     counts = report["confusion"]
     recall = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     size = 2 + 0.6 * len(report["classes"])

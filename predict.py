@@ -16,6 +16,7 @@ from pathlib import Path
 import pandas as pd
 
 from dataset import features
+from dataset.errors import first_line
 from dataset.extract import InputError, find_song_files, read_song_file
 from dataset.hdf5_getters import SongFileError
 from model import CheckpointError, load_checkpoint, predict_proba
@@ -46,7 +47,7 @@ def read_songs(paths, segments=True):
         try:
             rows += [{**row, "source": str(path)} for row in read_song_file(path, segments)]
         except SongFileError as err:
-            failed.append((path, str(err).splitlines()[0] if str(err) else "unreadable"))
+            failed.append((path, first_line(err)))
     if rows:
         frames.append(pd.DataFrame(rows))
     songs = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

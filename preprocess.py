@@ -23,6 +23,7 @@ import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from dataset import features
+from dataset.errors import first_line
 
 LABEL = "genre"
 SPLIT = "split"
@@ -73,8 +74,7 @@ def read_csv(path):
         return pd.read_csv(path, dtype=text_columns, low_memory=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             ValueError) as err:
-        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise PreprocessError(f"{path}: not a readable CSV ({first_line})") from None
+        raise PreprocessError(f"{path}: not a readable CSV ({first_line(err)})") from None
 
 
 def preprocess(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed=0, notes=None):

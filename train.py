@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from evaluate import scores
+from evaluate import pyplot, scores
 from model import (GenreMLP, correct_prior, fit_standardisation, predict_proba, save_checkpoint,
                    standardise)
 from preprocess import (OutputError, PreprocessError, atomic_output, feature_names_of,
@@ -235,11 +235,7 @@ def write_history(path, history):
 
 
 def plot_learning_curve(path, history):
-    # Imported here: only this output needs matplotlib, and Agg must be chosen before pyplot.
-    import matplotlib
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
+    plt = pyplot()
     figure, (losses, f1) = plt.subplots(1, 2, figsize=(10, 4))
     # An ensemble's members share the axes, each in fainter lines after the first.
     for member in sorted({row["member"] for row in history}):

@@ -33,6 +33,8 @@ if __package__ in (None, ""):  # run as `python dataset/download.py`: make `data
 import requests
 from tqdm import tqdm
 
+from dataset.errors import describe
+
 
 class Target(NamedTuple):
     url: str
@@ -133,7 +135,7 @@ def _fetch_once(url, partial, timeout):
                     out.write(chunk)
                     bar.update(len(chunk))
     except requests.RequestException as err:
-        raise _Retry(_reason(_innermost(err))) from None
+        raise _Retry(describe(_innermost(err))) from None
     if total is not None and _size(partial) < total:
         raise _Retry(f"connection closed at {_size(partial):,} of {total:,} bytes")
 
@@ -166,7 +168,7 @@ def check_archive(path, unpacked, is_zip):
                 while stream.read(CHUNK):  # to the end, where gzip checks its CRC and length
                     pass
     except (zipfile.BadZipFile, tarfile.TarError, gzip.BadGzipFile, EOFError, zlib.error) as err:
-        raise ArchiveError(f"{path}: corrupt archive ({_reason(err)})") from None
+        raise ArchiveError(f"{path}: corrupt archive ({describe(err)})") from None
     unsafe = [name for name in names
               if PurePosixPath(name).is_absolute() or ".." in PurePosixPath(name).parts]
     if unsafe:
@@ -195,7 +197,7 @@ def unpack(archive, dest, unpacked):
             if not (dest / entry.name).exists():
                 os.replace(entry, dest / entry.name)
     except (zipfile.BadZipFile, tarfile.TarError, gzip.BadGzipFile, EOFError, zlib.error) as err:
-        raise ArchiveError(f"{archive}: cannot unpack ({_reason(err)})") from None
+        raise ArchiveError(f"{archive}: cannot unpack ({describe(err)})") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return dest / unpacked
@@ -248,13 +250,6 @@ def _innermost(err):
         if inner is None:
             return err
         err = inner
-
-
-def _reason(err):
-    text = str(err).splitlines()[0] if str(err) else ""
-    if text.startswith(type(err).__name__):
-        return text
-    return f"{type(err).__name__}: {text}" if text else type(err).__name__
 
 
 def _warn(message):
@@ -324,7 +319,7 @@ def main(argv=None):
         print(f"download: error: {err}", file=sys.stderr)
         return 2
     except OSError as err:  # disk full, permissions: say which file, no traceback
-        print(f"download: error: {_reason(err)}", file=sys.stderr)
+        print(f"download: error: {describe(err)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("download: interrupted; run again to resume", file=sys.stderr)

@@ -36,6 +36,7 @@ if __package__ in (None, ""):  # run as `python dataset/extract.py`: make `datas
 from tqdm import tqdm
 
 from dataset import features, hdf5_getters, labels, writers
+from dataset.errors import describe, first_line
 from dataset.writers import SCALE_INSTALL
 
 LABEL_CHUNK = 256  # rows labelled per call: large enough for the last.fm client's concurrency
@@ -86,7 +87,7 @@ def _extract_task(task):
     try:
         return path, read_song_file(path, segments), None
     except hdf5_getters.SongFileError as err:
-        return path, None, _first_line(err) or "unreadable"
+        return path, None, first_line(err)
 
 
 def _extract_batch(paths, segments):
@@ -157,7 +158,7 @@ def dask_engine(workers, scheduler=None):
             client.run(importlib.import_module, "dataset.extract")
         except Exception as err:  # noqa: BLE001 - whatever the workers raised, in one line
             raise InputError(f"the cluster's workers cannot import dataset.extract "
-                             f"({type(err).__name__}: {_first_line(err)}): start them with this "
+                             f"({describe(err)}): start them with this "
                              "repository on PYTHONPATH and requirements.txt installed") from None
         yield functools.partial(_read_on_cluster, client)
 
@@ -181,17 +182,13 @@ def _read_on_cluster(client, paths, segments):
             results = future.result()
         except Exception as err:  # noqa: BLE001 - whatever the cluster raised, said in one line
             raise ClusterError(f"the batch of {len(batch)} files from {batch[0]} failed on the "
-                               f"cluster: {type(err).__name__}: {_first_line(err)}") from None
+                               f"cluster: {describe(err)}") from None
         for path, (_, rows, reason) in zip(batch, results, strict=True):
             yield path, rows, reason
 
 
 def _cluster_threads(client):
     return max(sum(client.nthreads().values()), 1)
-
-
-def _first_line(err):
-    return str(err).splitlines()[0] if str(err) else ""
 
 
 def extract(paths, out, workers, segments, label_source, resume=False, progress=True,

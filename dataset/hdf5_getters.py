@@ -17,6 +17,8 @@ import functools
 import h5py
 import numpy as np
 
+from dataset.errors import first_line
+
 
 class SongFileError(Exception):
     """A file that is not a readable MSD song file, or lacks what was asked of it."""
@@ -63,7 +65,7 @@ def open_h5_file_read(h5filename):
     try:
         h5 = h5py.File(h5filename, "r")
     except (OSError, ValueError) as err:
-        raise SongFileError(f"not a readable HDF5 file ({_first_line(err)})") from None
+        raise SongFileError(f"not a readable HDF5 file ({first_line(err)})") from None
     for table in ("metadata/songs", "analysis/songs", "musicbrainz/songs"):
         if not h5.id.__contains__(table.encode()):
             h5.close()
@@ -175,10 +177,6 @@ def _make_array_getter(name):
     getter.__name__ = f"get_{name}"
     getter.__doc__ = f"Array /{ARRAYS[name]}/{name} for song ``songidx``."
     return getter
-
-
-def _first_line(err):
-    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 # One getter per field and per array, named as in the official module (get_tempo, get_title,
