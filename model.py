@@ -88,8 +88,12 @@ def load_checkpoint(path):
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - torch raises many kinds for a foreign file
         raise CheckpointError(f"{path}: not a checkpoint ({type(err).__name__})") from None
-    if not isinstance(checkpoint, dict) or not set(CHECKPOINT_KEYS) <= set(checkpoint):
+    if not isinstance(checkpoint, dict) or "model_args" not in checkpoint:
         raise CheckpointError(f"{path}: not a checkpoint written by train.py")
+    missing = [key for key in CHECKPOINT_KEYS if key not in checkpoint]
+    if missing:
+        raise CheckpointError(f"{path}: written by an older train.py (no {', '.join(missing)}): "
+                              "train it again")
     return checkpoint
 
 

@@ -121,8 +121,14 @@ def folds_of(table, n_folds, val_fraction, seed):
 
 
 def train_config(settings, base):
-    """``base`` (a train.TrainConfig) with a trial's settings."""
-    return dataclasses.replace(base, **{**settings, "hidden": tuple(settings["hidden"])})
+    """``base`` (a train.TrainConfig) with a trial's settings.
+
+    The prior correction is capped at the trial's class-weight power: it exists to take back
+    class weighting, and a trial with less weighting has less to take back.
+    """
+    return dataclasses.replace(base, **{**settings, "hidden": tuple(settings["hidden"])},
+                               prior_correction=min(base.prior_correction,
+                                                    settings["class_weight_power"]))
 
 
 def score_fold(table, split, config):
@@ -249,9 +255,11 @@ def check_settings(out, settings):
 
 
 def best_config(row, base):
-    """train.py --config settings of a trial: its searched values plus the fixed ones."""
+    """train.py --config settings of a trial: its searched values, the fixed ones and the prior
+    correction it was scored with."""
+    settings = {name: list(row[name]) if name == "hidden" else row[name] for name in SPACE}
     return {"epochs": base.epochs, "patience": base.patience, "optimizer": base.optimizer,
-            **{name: list(row[name]) if name == "hidden" else row[name] for name in SPACE}}
+            "prior_correction": train_config(settings, base).prior_correction, **settings}
 
 
 def format_best(finished, top=5):
@@ -275,7 +283,8 @@ def search(table, out, trials, method="random", folds=5, val_fraction=0.15, seed
     table = table[table[SPLIT].isin(("train", "val"))].reset_index(drop=True)
     check_settings(out, {"method": method, "folds": folds, "val_fraction": val_fraction,
                          "seed": seed, "rows": len(table), "epochs": base.epochs,
-                         "patience": base.patience})
+                         "patience": base.patience, "prior_correction": base.prior_correction,
+                         "space": list(SPACE)})
     path = out / "trials.csv"
     finished = read_trials(path)
     splits = folds_of(table, folds, val_fraction, seed)

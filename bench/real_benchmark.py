@@ -32,7 +32,7 @@ import preprocess  # noqa: E402
 import train  # noqa: E402
 import tune  # noqa: E402
 from dataset import features  # noqa: E402
-from model import predict_proba, save_checkpoint  # noqa: E402
+from model import correct_prior, predict_proba, save_checkpoint  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 METHODS = ("model",) + tuple(evaluate.BASELINE_TITLES)
@@ -60,6 +60,8 @@ def build_songcsv(shared_data=SHARED_DATA):
 def cv_splits(table, folds=5, seed=0, val_fraction=0.15):
     """Split columns of K-fold CV grouped by artist: each fold is the test rows once, and
     ``val_fraction`` of all rows (whole artists) is held out of the rest for early stopping."""
+    if folds < 2:
+        raise preprocess.PreprocessError(f"cross-validation needs at least 2 folds, not {folds}")
     # tune.folds_of takes the validation share of each fold's remaining rows, not of all rows.
     return tune.folds_of(table, folds, val_fraction / (1 - 1 / folds), seed)
 
@@ -77,13 +79,17 @@ def cross_validate(table, config, folds=5, seed=0, repeats=1):
     return results
 
 
-def prior_sweep(checkpoint, table, corrections=PRIOR_CORRECTIONS):
-    """{prior correction: test scores} of one trained checkpoint: the trade-off between
-    accuracy and macro-F1 that --prior-correction picks a point of, without training again."""
+def prior_sweep(checkpoint, table):
+    """{prior correction: test scores} of one trained checkpoint, at PRIOR_CORRECTIONS and its
+    own: the trade-off between accuracy and macro-F1 that --prior-correction picks a point of,
+    without training again."""
     features, labels = preprocess.split_arrays(table, "test", checkpoint["feature_names"],
                                                checkpoint["classes"])
-    return {correction: evaluate.scores(labels, predict_proba(
-                {**checkpoint, "prior_correction": correction}, features).argmax(axis=1))
+    uncorrected = torch.from_numpy(predict_proba({**checkpoint, "prior_correction": 0.0},
+                                                 features))
+    corrections = sorted({*PRIOR_CORRECTIONS, checkpoint["prior_correction"]})
+    return {correction: evaluate.scores(labels, correct_prior(
+                uncorrected, checkpoint["class_prior"], correction).argmax(dim=1).numpy())
             for correction in corrections}
 
 
@@ -150,7 +156,7 @@ def parse_args(argv):
                         help="with --cv: repeat it with this many fold seeds (less noise)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split(s) and the MLP")
     defaults = train.TrainConfig()
-    parser.add_argument("--ensemble", type=int, default=defaults.ensemble, metavar="K",
+    parser.add_argument("--ensemble", type=int, default=defaults.ensemble, metavar="N",
                         help="train.py --ensemble: networks averaged into one MLP")
     parser.add_argument("--hidden", type=int, nargs="+", default=list(defaults.hidden),
                         help="train.py --hidden")
@@ -163,16 +169,28 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    if not (args.shared_data / "msd10k_songs.csv").is_file():
-        print(f"error: real data not found in {args.shared_data}", file=sys.stderr)
-        return 2
-    if args.cv == 1 or args.cv < 0 or args.ensemble < 1 or args.repeats < 1:
-        print("error: --cv needs at least 2 folds, --ensemble and --repeats at least 1",
-              file=sys.stderr)
+    problem = option_problem(args)
+    if not problem and not (args.shared_data / "msd10k_songs.csv").is_file():
+        problem = f"real data not found in {args.shared_data}"
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     torch.set_num_threads(args.threads)
     with threadpool_limits(limits=args.threads):
         return benchmark(args)
+
+
+def option_problem(args):
+    """What is wrong with the options, in one line, or None."""
+    if args.cv == 1 or args.cv < 0:
+        return "--cv needs at least 2 folds"
+    if args.repeats < 1 or (args.repeats > 1 and not args.cv):
+        return "--repeats needs --cv and must be at least 1"
+    if args.ensemble < 1 or any(width < 1 for width in args.hidden):
+        return "--ensemble and --hidden widths must be at least 1"
+    if not 0 <= args.dropout < 1:
+        return "--dropout must be in [0, 1)"
+    return None
 
 
 def benchmark(args):

@@ -10,4 +10,4 @@ def first_line(err):
 def describe(err):
     """``Type: first line`` of ``err``; the type once when the message already starts with it."""
     text, name = first_line(err), type(err).__name__
-    return text if text.startswith(name) else f"{name}: {text}"
+    return text if text == name or text.startswith(name + ":") else f"{name}: {text}"

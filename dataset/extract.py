@@ -78,7 +78,7 @@ def read_song_file(path, segments=True):
     except hdf5_getters.SongFileError:
         raise
     except Exception as err:  # noqa: BLE001 - any failure inside a damaged file is that file's
-        raise hdf5_getters.SongFileError(f"{type(err).__name__}: {err}") from None
+        raise hdf5_getters.SongFileError(describe(err)) from None
 
 
 def _extract_task(task):

@@ -134,6 +134,15 @@ def test_checkpoint_keeps_train_genre_shares_and_prior_correction(table_path, tm
         shares[checkpoint["classes"]].tolist())
 
 
+def test_checkpoint_of_an_older_train_py_is_named_as_such(run, tmp_path):
+    checkpoint = model.load_checkpoint(run / "model.pt")
+    old = {key: value for key, value in checkpoint.items()
+           if key not in ("class_prior", "prior_correction")}
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.raises(model.CheckpointError, match="older train.py .* train it again"):
+        model.load_checkpoint(tmp_path / "old.pt")
+
+
 def test_class_weights_balance_genres():
     weights = train.class_weights(np.array([0] * 6 + [1] * 3 + [2]), 3)
     assert weights.tolist() == pytest.approx([10 / 18, 10 / 9, 10 / 3])
@@ -150,7 +159,8 @@ def test_bad_data_exits_2(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("option", [["--momentum", "-1"], ["--device", "foo"],
-                                    ["--prior-correction", "1.5"], ["--input-noise", "-0.1"]])
+                                    ["--prior-correction", "0.9"], ["--input-noise", "-0.1"],
+                                    ["--input-noise", "nan"]])
 def test_bad_option_is_one_line_not_a_traceback(option, table_path, tmp_path, capsys):
     with pytest.raises(SystemExit) as exit_info:
         train.main(["--data", str(table_path), "--out", str(tmp_path / "run"), *option])
@@ -171,8 +181,8 @@ def test_default_run_learns_genre_on_real_data(shared_data):
     # Correcting less than the default gives rare genres more songs, more than it fewer.
     pop_rock = checkpoint["classes"].index("Pop_Rock")
     pop_rock_songs = [
-        np.sum(model.predict_proba({**checkpoint, "prior_correction": tau},
+        np.sum(model.predict_proba({**checkpoint, "prior_correction": correction},
                                    features).argmax(axis=1) == pop_rock)
-        for tau in (0.0, checkpoint["prior_correction"], 1.0)]
+        for correction in (0.0, checkpoint["prior_correction"], 1.0)]
     assert pop_rock_songs[0] < pop_rock_songs[2]
     assert pop_rock_songs == sorted(pop_rock_songs)
