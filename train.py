@@ -368,8 +368,9 @@ def check_args(parser, args):
     if not 0 <= args.class_weight_power <= 1:
         parser.error("--class-weight-power must be in [0, 1]")
     if not 0 <= args.prior_correction <= args.class_weight_power:
-        parser.error("--prior-correction must be in [0, --class-weight-power]: more would favour "
-                     "common genres beyond an unweighted fit")
+        parser.error(f"--prior-correction {args.prior_correction} must be in [0, "
+                     f"--class-weight-power {args.class_weight_power}] (more would favour common "
+                     "genres beyond an unweighted fit): lower it too")
     if not (math.isfinite(args.input_noise) and args.input_noise >= 0):
         parser.error("--input-noise must be a finite number, not negative")
     if args.momentum < 0 or args.weight_decay < 0:
