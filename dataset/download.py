@@ -42,11 +42,15 @@ class Target(NamedTuple):
     unpacked: str   # what the archive holds at its top level; once it exists, the target is done
 
 
+# Each address as the dataset's own pages publish it (a test pins them):
+#   msd-subset    millionsongdataset.com/pages/getting-dataset/ ("Million Song Subset")
+#   lastfm-subset millionsongdataset.com/lastfm/ ("Getting the dataset")
+#   tagtraum-*    www.tagtraum.com/msd_genre_datasets.html ("Genre Ground Truth")
 TARGETS = {
     "msd-subset": Target("http://labrosa.ee.columbia.edu/~dpwe/tmp/millionsongsubset.tar.gz",
                          "millionsongsubset.tar.gz", "MillionSongSubset"),
     "lastfm-subset": Target(
-        "http://millionsongdataset.com/sites/default/files/lastfmsubset/lastfm_subset.zip",
+        "http://millionsongdataset.com/sites/default/files/lastfm/lastfm_subset.zip",
         "lastfm_subset.zip", "lastfm_subset"),
     "tagtraum-cd1": Target("https://www.tagtraum.com/genres/msd_tagtraum_cd1.cls.zip",
                            "msd_tagtraum_cd1.cls.zip", "msd_tagtraum_cd1.cls"),

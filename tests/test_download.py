@@ -274,3 +274,17 @@ def test_bad_arguments_exit_2(capsys, args, message):
         download.main(args)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+# The published addresses, copied from the dataset's pages (see dataset/download.py): a second
+# copy, so that a typo in either fails here instead of in a user's `make all`.
+PUBLISHED = {
+    "msd-subset": "http://labrosa.ee.columbia.edu/~dpwe/tmp/millionsongsubset.tar.gz",
+    "lastfm-subset": "http://millionsongdataset.com/sites/default/files/lastfm/lastfm_subset.zip",
+    "tagtraum-cd1": "https://www.tagtraum.com/genres/msd_tagtraum_cd1.cls.zip",
+    "tagtraum-cd2c": "https://www.tagtraum.com/genres/msd_tagtraum_cd2c.cls.zip",
+}
+
+
+def test_every_target_downloads_from_its_published_address():
+    assert {name: target.url for name, target in download.TARGETS.items()} == PUBLISHED
