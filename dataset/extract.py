@@ -2,13 +2,17 @@
 
 Usage:
     python -m dataset.extract PATH [PATH ...] [--out data/SongCSV.csv] [--workers N]
-                              [--no-segments] [--labels SOURCE] [--resume] [--strict]
+                              [--no-segments] [--labels SOURCE[,SOURCE...]] [--resume] [--strict]
+                              [--mismatches sid_mismatches.txt]
                               [--format csv|parquet] [--engine local|dask] [--scheduler ADDRESS]
 
 PATH is any mix of folders (searched recursively for *.h5) and single .h5 files (single-track,
-aggregate or summary files). Rows are streamed to OUT.partial and renamed to OUT when the run is
-complete; an interrupted run continues with --resume. Files that cannot be read are skipped, named
-on stderr and listed in OUT's sibling *_failures.csv.
+aggregate or summary files). A summary file met in a folder is passed over with a note: its songs
+are those of the per-track files beside it (name it to read it). Rows are streamed to OUT.partial
+and renamed to OUT when the run is complete; Ctrl-C stops the run (exit 130) and keeps what was
+written for --resume. Files that cannot be read are skipped, named on stderr and listed in OUT's
+sibling *_failures.csv. --mismatches leaves out the tracks on the dataset's list of song-track
+mismatches, whose audio analysis belongs to another recording than their metadata.
 
 --format parquet writes OUT as a folder of part-NNNNN.parquet files instead: the same columns,
 missing values as nulls, one schema for every part. --engine dask reads the files on a Dask
@@ -25,6 +29,7 @@ import itertools
 import math
 import multiprocessing
 import os
+import re
 import signal
 import sys
 import time
@@ -35,13 +40,17 @@ if __package__ in (None, ""):  # run as `python dataset/extract.py`: make `datas
 
 from tqdm import tqdm
 
-from dataset import features, hdf5_getters, labels, writers
+from dataset import features, hdf5_getters, interrupts, labels, writers
 from dataset.errors import describe, first_line
 from dataset.writers import SCALE_INSTALL
 
-LABEL_CHUNK = 256  # rows labelled per call: large enough for the last.fm client's concurrency
+POOL_BATCH_FILES = 4  # files per pool task: fewer round trips, and the workers stay balanced
 DASK_BATCH_FILES = 200  # files per Dask task (~1 s of reading): scheduling overhead stays small
 DEFAULT_OUT = "data/SongCSV.FORMAT"  # FORMAT becomes csv or parquet
+POLL_SECONDS = 0.2  # how often a wait for workers looks for a Ctrl-C
+# A single-track file's name; any other .h5 met in a folder is checked for being a summary file.
+TRACK_FILE_NAME = re.compile(r"TR[A-Z0-9]{16}\.h5", re.IGNORECASE)
+MISMATCH_LINE = re.compile(r"ERROR: <SO[A-Z0-9]{16} (TR[A-Z0-9]{16})> ")
 
 
 class InputError(Exception):
@@ -54,14 +63,31 @@ class ClusterError(Exception):
 
 
 def find_song_files(paths):
-    """The .h5 files (any case) named by ``paths`` or found under them, sorted per argument."""
+    """The .h5 files (any case) named by ``paths`` or found under them, sorted per argument.
+
+    Summary files found in a folder are passed over with a note on stderr: their songs are the
+    per-track files' (the subset's top folder holds both). Named as a PATH, one is kept.
+    """
     found = []
     for path in map(Path, paths):
         if path.is_dir():
-            matches = sorted(str(p) for p in path.rglob("*") if p.suffix.lower() == ".h5"
-                             and p.is_file())
+            matches, summaries = [], []
+            for candidate in sorted(path.rglob("*")):
+                interrupts.check()  # a million files take a while to list
+                if candidate.suffix.lower() != ".h5" or not candidate.is_file():
+                    continue
+                if (not TRACK_FILE_NAME.fullmatch(candidate.name)
+                        and hdf5_getters.is_summary_file(candidate)):
+                    summaries.append(candidate)
+                else:
+                    matches.append(str(candidate))
+            for summary in summaries:
+                print(f"passed over {summary}: a summary file, whose songs are those of the "
+                      "per-track files (name it as a PATH to read it)", file=sys.stderr)
             if not matches:
-                raise InputError(f"{path}: no .h5 file in this folder")
+                raise InputError(f"{path}: no .h5 song file in this folder"
+                                 + (" (only summary files: name them to read them)"
+                                    if summaries else ""))
             found.extend(matches)
         elif path.is_file():
             found.append(str(path))
@@ -70,29 +96,59 @@ def find_song_files(paths):
     return found
 
 
-def read_song_file(path, segments=True):
-    """One feature dict per song in the file at ``path``; raises SongFileError for a bad file."""
+def read_song_file(path, segments=True, song_arrays=()):
+    """One feature dict per song in the file at ``path``; raises SongFileError for a bad file.
+
+    Each dict also holds the song's part of each array named in ``song_arrays`` (as a list, empty
+    when the file has no such array, as a summary file), for label sources that need them.
+    """
     try:
         with hdf5_getters.open_h5_file_read(path) as h5:
-            return list(features.file_features(h5, segments))
+            rows = list(features.file_features(h5, segments))
+            for name in song_arrays:
+                for row, part in zip(rows, hdf5_getters.song_array_parts(h5, name), strict=True):
+                    row[name] = part
+            return rows
     except hdf5_getters.SongFileError:
         raise
     except Exception as err:  # noqa: BLE001 - any failure inside a damaged file is that file's
         raise hdf5_getters.SongFileError(describe(err)) from None
 
 
+def read_mismatches(path):
+    """The track ids of the dataset's sid_mismatches.txt (lines ``ERROR: <SO... TR...> artist -
+    title != artist - title``); raises InputError for a file that is not such a list."""
+    track_ids = set()
+    try:
+        with open(path, encoding="utf-8", errors="replace") as stream:
+            for number, line in enumerate(stream, 1):
+                if not line.strip():
+                    continue
+                match = MISMATCH_LINE.match(line)
+                if match is None:
+                    raise InputError(f"--mismatches {path}:{number}: expected 'ERROR: <SO... "
+                                     f"TR...> artist - title != artist - title', got "
+                                     f"{line.strip()[:60]!r}")
+                track_ids.add(match.group(1))
+    except OSError as err:
+        raise InputError(f"--mismatches {path}: {err.strerror or err}") from None
+    if not track_ids:
+        raise InputError(f"--mismatches {path}: no mismatch line (an empty file?)")
+    return frozenset(track_ids)
+
+
 def _extract_task(task):
     """Pool worker: (path, rows, None) or (path, None, reason)."""
-    path, segments = task
+    path, segments, song_arrays = task
     try:
-        return path, read_song_file(path, segments), None
+        return path, read_song_file(path, segments, song_arrays), None
     except hdf5_getters.SongFileError as err:
         return path, None, first_line(err)
 
 
-def _extract_batch(paths, segments):
+def _extract_batch(paths, segments, song_arrays):
     """Dask task: _extract_task of each file of a batch."""
-    return [_extract_task((path, segments)) for path in paths]
+    return [_extract_task((path, segments, song_arrays)) for path in paths]
 
 
 def _ignore_sigint():
@@ -101,14 +157,19 @@ def _ignore_sigint():
 
 
 @contextlib.contextmanager
-def _sigint_ignored():
-    # Processes started meanwhile inherit the ignored SIGINT: Ctrl-C reaches this process only,
-    # which then stops them, as with the pool's _ignore_sigint.
+def _sigint_held():
+    # Processes started meanwhile inherit an ignored SIGINT: a user's Ctrl-C, sent to the whole
+    # process group, reaches this process only, which then stops them. Blocked as well as
+    # ignored, a Ctrl-C meanwhile is not lost: it waits, and reaches this process's own handler
+    # once the block is lifted. (Threads started meanwhile keep it blocked; Python handles
+    # signals in the main thread anyway.)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
 
 
 def _import_extra(module, option):
@@ -122,13 +183,21 @@ def _import_extra(module, option):
 
 @contextlib.contextmanager
 def local_engine(workers):
-    """A function (paths, segments) -> (path, rows, reason) per file in order, read by a pool of
-    ``workers`` processes (in this process when 1)."""
-    pool = multiprocessing.Pool(workers, initializer=_ignore_sigint) if workers > 1 else None
+    """A function (paths, segments, song_arrays) -> (path, rows, reason) per file in order, read
+    by a pool of ``workers`` processes (in this process when 1)."""
+    pool = None
+    if workers > 1:
+        with _sigint_held():
+            pool = multiprocessing.Pool(workers, initializer=_ignore_sigint)
 
-    def read_files(paths, segments):
-        tasks = [(path, segments) for path in paths]
-        return pool.imap(_extract_task, tasks, chunksize=4) if pool else map(_extract_task, tasks)
+    def read_files(paths, segments, song_arrays):
+        if pool is None:
+            return (_extract_task((path, segments, song_arrays)) for path in paths)
+        batches = [paths[start:start + POOL_BATCH_FILES]
+                   for start in range(0, len(paths), POOL_BATCH_FILES)]
+        read_batch = functools.partial(_extract_batch, segments=segments,
+                                       song_arrays=song_arrays)
+        return _pool_results(pool.imap(read_batch, batches))
 
     try:
         yield read_files
@@ -136,6 +205,17 @@ def local_engine(workers):
         if pool:
             pool.terminate()
             pool.join()
+
+
+def _pool_results(batches):
+    """The pool's results in order, looking for a Ctrl-C while a slow file keeps them waiting."""
+    while True:
+        try:
+            yield from batches.next(timeout=POLL_SECONDS)
+        except multiprocessing.TimeoutError:
+            interrupts.check()
+        except StopIteration:
+            return
 
 
 @contextlib.contextmanager
@@ -150,7 +230,7 @@ def dask_engine(workers, scheduler=None):
             except (OSError, ValueError) as err:
                 raise InputError(f"--scheduler {scheduler}: cannot connect ({err})") from None
         else:
-            with _sigint_ignored():
+            with _sigint_held():
                 cluster = stack.enter_context(distributed.LocalCluster(
                     n_workers=workers, threads_per_worker=1, dashboard_address=None))
             client = stack.enter_context(distributed.Client(cluster))
@@ -163,7 +243,7 @@ def dask_engine(workers, scheduler=None):
         yield functools.partial(_read_on_cluster, client)
 
 
-def _read_on_cluster(client, paths, segments):
+def _read_on_cluster(client, paths, segments, song_arrays):
     size = max(1, min(DASK_BATCH_FILES, math.ceil(len(paths) / (4 * _cluster_threads(client)))))
     batches = (paths[start:start + size] for start in range(0, len(paths), size))
     in_flight = collections.deque()  # (batch, future) in submission order
@@ -174,10 +254,14 @@ def _read_on_cluster(client, paths, segments):
         for batch in itertools.islice(batches, room):
             # Workers may run elsewhere: they get absolute paths; results keep paths as given.
             in_flight.append((batch, client.submit(
-                _extract_batch, [os.path.abspath(p) for p in batch], segments, pure=False)))
+                _extract_batch, [os.path.abspath(p) for p in batch], segments, song_arrays,
+                pure=False)))
         if not in_flight:
             return
         batch, future = in_flight.popleft()
+        while not future.done():  # a batch takes about a second: look for Ctrl-C meanwhile
+            interrupts.check()
+            time.sleep(POLL_SECONDS / 4)
         try:
             results = future.result()
         except Exception as err:  # noqa: BLE001 - whatever the cluster raised, said in one line
@@ -192,13 +276,20 @@ def _cluster_threads(client):
 
 
 def extract(paths, out, workers, segments, label_source, resume=False, progress=True,
-            output_format="csv", engine="local", scheduler=None):
-    """Stream every song of ``paths`` to ``out``; returns a summary dict. See module docstring."""
+            output_format="csv", engine="local", scheduler=None, excluded=frozenset()):
+    """Stream every song of ``paths`` to ``out``, leaving out the track ids in ``excluded``;
+    returns a summary dict. See module docstring.
+
+    Inside ``interrupts.stop_on_interrupt()``, a Ctrl-C raises KeyboardInterrupt at the next
+    file, leaving OUT.partial as --resume needs it.
+    """
     files = find_song_files(paths)
     header = list(features.columns(segments)) + list(labels.LABEL_COLUMNS)
-    summary = {"files": len(files), "rows": 0, "failed": []}
+    summary = {"files": len(files), "rows": 0, "failed": [], "excluded": 0}
     started = time.perf_counter()
-    pending = []  # (path, rows) read but not yet labelled and written
+    # (path, rows) read but not yet labelled and written: as many rows as the label source
+    # likes to be asked at once (one file's for local sources, which keeps every row read).
+    pending, pending_rows = [], 0
     start_engine = dask_engine(workers, scheduler) if engine == "dask" else local_engine(workers)
     with start_engine as read_files:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -209,17 +300,22 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
         bar = tqdm(total=len(files), initial=summary["resumed"], unit="file", file=sys.stderr,
                    disable=None if progress else True, dynamic_ncols=True)
         try:
-            for path, rows, reason in read_files(todo, segments):
+            for path, rows, reason in read_files(todo, segments, label_source.song_arrays):
+                interrupts.check()
                 bar.update()
                 if reason is not None:
                     summary["failed"].append((path, reason))
                     bar.write(f"skipped {path}: {reason}", file=sys.stderr)
                     continue
-                pending.append((path, rows))
-                if sum(len(rows) for _, rows in pending) >= LABEL_CHUNK:
+                kept = [row for row in rows if row["track_id"] not in excluded]
+                summary["excluded"] += len(rows) - len(kept)
+                pending.append((path, kept))
+                pending_rows += len(kept)
+                if pending_rows >= label_source.batch_size:
                     summary["rows"] += _label_and_write(pending, label_source, output)
-                    pending = []
+                    pending, pending_rows = [], 0
             summary["rows"] += _label_and_write(pending, label_source, output)
+            interrupts.check()  # the last moment at which OUT is not yet complete
         except BaseException:
             output.close()
             raise
@@ -232,8 +328,8 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
 
 def _label_and_write(pending, label_source, output):
     rows = [row for _, file_rows in pending for row in file_rows]
-    for start in range(0, len(rows), LABEL_CHUNK):
-        chunk = rows[start:start + LABEL_CHUNK]
+    for start in range(0, len(rows), label_source.batch_size):
+        chunk = rows[start:start + label_source.batch_size]
         for row, label in zip(chunk, label_source.label(chunk), strict=True):
             row.update(label)
     if pending:
@@ -266,6 +362,10 @@ def parse_args(argv):
                         help="continue an interrupted run from OUT.partial")
     parser.add_argument("--strict", action="store_true",
                         help="exit non-zero when any file could not be read")
+    parser.add_argument("--mismatches", metavar="FILE",
+                        help="the dataset's sid_mismatches.txt: leave out the tracks it lists, "
+                             "whose audio analysis is of another recording than their metadata "
+                             "(and so than their labels)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     labels.add_arguments(parser)
     args = parser.parse_args(argv)
@@ -281,12 +381,14 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        with labels.open_source(args) as label_source:
-            summary = extract(args.paths, args.out, args.workers, args.segments, label_source,
-                              resume=args.resume, progress=not args.quiet,
-                              output_format=args.output_format, engine=args.engine,
-                              scheduler=args.scheduler)
-            label_summary = label_source.summary()
+        with interrupts.stop_on_interrupt():
+            excluded = read_mismatches(args.mismatches) if args.mismatches else frozenset()
+            with labels.open_source(args) as label_source:
+                summary = extract(args.paths, args.out, args.workers, args.segments,
+                                  label_source, resume=args.resume, progress=not args.quiet,
+                                  output_format=args.output_format, engine=args.engine,
+                                  scheduler=args.scheduler, excluded=excluded)
+                label_summary = label_source.summary()
     except (InputError, writers.OutputError, labels.LabelError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -299,15 +401,20 @@ def main(argv=None):
               "with --resume to continue", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"\ninterrupted: rows so far are kept in {args.out}.partial; "
-              "rerun the same command with --resume to continue", file=sys.stderr)
+        if Path(f"{args.out}.partial").exists():
+            print(f"\ninterrupted: rows so far are kept in {args.out}.partial; "
+                  "rerun the same command with --resume to continue", file=sys.stderr)
+        else:
+            print("\ninterrupted before any row was written", file=sys.stderr)
         return 130
     read = summary["files"] - len(summary["failed"])
     rate = (summary["files"] - summary["resumed"]) / max(summary["seconds"], 1e-9)
     print(f"read {read} of {summary['files']} files"
           + (f" ({summary['resumed']} done before --resume)" if summary["resumed"] else "")
           + f", wrote {summary['rows']} rows to {args.out} in {summary['seconds']:.1f} s "
-          f"({rate:.0f} files/s)")
+          f"({rate:.0f} files/s)"
+          + (f"; left out {summary['excluded']} mismatched tracks (--mismatches)"
+             if args.mismatches else ""))
     if label_summary:
         print(label_summary)
     # A failures list from an earlier run would mislead.

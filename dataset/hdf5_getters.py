@@ -73,6 +73,19 @@ def open_h5_file_read(h5filename):
     return h5
 
 
+def is_summary_file(path):
+    """Whether ``path`` is an MSD summary file: the song tables without any per-song array.
+
+    False for anything else, unreadable files included (reading them says what is wrong).
+    """
+    try:
+        with open_h5_file_read(path) as h5:
+            return not any(h5.id.__contains__(f"{group}/{name}".encode())
+                           for name, group in ARRAYS.items())
+    except SongFileError:
+        return False
+
+
 def get_num_songs(h5):
     """Number of songs in the file (1 for a single-track file)."""
     return open_dataset(h5, "metadata/songs").shape[0]
@@ -124,6 +137,38 @@ def _numpy_dtype(file_type):
     # h5py builds a compound table's dtype member by member (0.2 ms, more than reading the row);
     # every MSD file has the same few types, so build each once.
     return _dtype_of_encoded_type(file_type.encode())
+
+
+def read_column(dataset, field):
+    """Column ``field`` of a low-level compound dataset (a song table) as a numpy array: HDF5
+    converts that member only, not the whole rows."""
+    file_type = dataset.get_type()
+    names = [file_type.get_member_name(i) for i in range(file_type.get_nmembers())]
+    if field.encode() not in names:
+        raise SongFileError(f"song table has no field {field!r}")
+    member_type = file_type.get_member_type(names.index(field.encode()))
+    dtype = np.dtype([(field, _numpy_dtype(member_type))])
+    values = np.empty(dataset.shape, dtype=dtype)
+    if dataset.shape[0]:
+        dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, values, mtype=h5py.h5t.py_create(dtype))
+    return values[field]
+
+
+def song_array_parts(h5, name):
+    """Every song's part of array ``name``, in song order, as lists (strings decoded): one read
+    per song, so an aggregate file's whole array is never held. A file without the array (a
+    summary file) gives every song an empty list."""
+    group = ARRAYS[name]
+    songs = get_num_songs(h5)
+    if not h5.id.__contains__(f"{group}/{name}".encode()):
+        return [[] for _ in range(songs)]
+    dataset = open_dataset(h5, f"{group}/{name}")
+    starts = read_column(open_dataset(h5, f"{group}/songs"), idx_column(name)).tolist()
+    stops = starts[1:] + [dataset.shape[0]]
+    parts = [read_rows(dataset, start, stop).tolist() for start, stop in zip(starts, stops)]
+    if dataset.get_type().get_class() == h5py.h5t.STRING:
+        return [[decode(value) for value in part] for part in parts]
+    return parts
 
 
 def _song_rows(h5, group, songidx, count):

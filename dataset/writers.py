@@ -19,6 +19,9 @@ from pathlib import Path
 from dataset import labels, sample
 
 PARQUET_PART_ROWS = 20_000  # rows per part file (~13 MB): at most this much is redone on --resume
+# Rows gathered before they become an Arrow record batch: extract writes a file's rows at a time,
+# and a record batch per file would cost more than the rows.
+RECORD_BATCH_ROWS = 1024
 SCALE_INSTALL = "pip install -r requirements-scale.txt"
 
 
@@ -164,7 +167,7 @@ class PartialParquet:
         else:
             self.done, self.parts = recovered
             self._journal = open(self.journal, "a", encoding="utf-8")
-        self._batches, self._paths, self._rows = [], [], 0
+        self._batches, self._buffer, self._paths, self._rows = [], [], [], 0
 
     def _recover(self):
         if not (self.partial.is_dir() and self.journal.exists()):
@@ -184,16 +187,25 @@ class PartialParquet:
 
     def write_files(self, files):
         """Buffer the rows of each (path, rows); a part is written once it has enough rows."""
-        rows = [row for _, file_rows in files for row in file_rows]
-        self._batches.append(self._pa.record_batch(
-            [self._pa.array([_parquet_value(row[field.name]) for row in rows], type=field.type)
-             for field in self.schema], schema=self.schema))
+        for _, rows in files:
+            self._buffer.extend([_parquet_value(row[name]) for name in self.schema.names]
+                                for row in rows)
+            self._rows += len(rows)
         self._paths.extend(path for path, _ in files)
-        self._rows += len(rows)
+        if len(self._buffer) >= RECORD_BATCH_ROWS:
+            self._to_record_batch()
         if self._rows >= PARQUET_PART_ROWS:
             self._write_part()
 
+    def _to_record_batch(self):
+        columns = list(zip(*self._buffer)) or [()] * len(self.schema)
+        self._batches.append(self._pa.record_batch(
+            [self._pa.array(list(values), type=field.type)
+             for field, values in zip(self.schema, columns, strict=True)], schema=self.schema))
+        self._buffer = []
+
     def _write_part(self):
+        self._to_record_batch()
         name = f"part-{self.parts:05d}.parquet"
         temporary = self.partial / f".{name}.tmp"
         self._pq.write_table(self._pa.Table.from_batches(self._batches, self.schema), temporary)
@@ -201,7 +213,7 @@ class PartialParquet:
         self._journal.write("\t".join([name] + self._paths) + "\n")
         self._journal.flush()
         self.parts += 1
-        self._batches, self._paths, self._rows = [], [], 0
+        self._batches, self._buffer, self._paths, self._rows = [], [], [], 0
 
     def close(self):
         self._journal.close()

@@ -29,12 +29,36 @@ def write_tree(root, count, start=0):
     return root
 
 
-def test_real_subset_files(shared_data, tmp_path):
+UNTOUCHED = ["TRAAABD128F429CF47", "TRAAADZ128F9348C2E", "TRAAAEF128F4273421",
+             "TRAAAFD128F92F423A", "TRAAAFP128F931B4E3"]  # the 5 real files exactly as distributed
+
+
+def real_subset(shared_data, root, track_ids=UNTOUCHED):
+    """The unpacked subset's layout under ``root`` (data/ with ``track_ids``' real files,
+    AdditionalFiles/ with the real summary file), as links to ../shared/data: a handful of songs
+    instead of 1,120."""
+    subset = shared_data / "MillionSongSubset"
+    for track_id in track_ids:
+        relative = Path("data", *track_id[2:5], f"{track_id}.h5")
+        (root / relative).parent.mkdir(parents=True, exist_ok=True)
+        (root / relative).symlink_to(subset / relative)
+    (root / "AdditionalFiles").mkdir(parents=True)
+    summary = Path("AdditionalFiles", "subset_msd_summary_file.h5")
+    (root / summary).symlink_to(subset / summary)
+    return root
+
+
+def test_real_subset_files(shared_data, tmp_path, capsys):
+    subset = real_subset(shared_data, tmp_path / "MillionSongSubset")
     out = tmp_path / "SongCSV.csv"
-    assert extract.main([str(shared_data / "MillionSongSubset"), "--out", str(out),
-                         "--workers", "1", "--quiet"]) == 0
+    # The unpacked subset's top folder: the summary file beside data/ is no failure.
+    assert extract.main([str(subset), "--out", str(out), "--workers", "1", "--quiet",
+                         "--strict"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("passed over ") and "subset_msd_summary_file.h5" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "SongCSV_failures.csv").exists()
     rows = {row["track_id"]: row for row in read_csv(out)}
-    assert len(rows) == 5
+    assert sorted(rows) == UNTOUCHED
     soul_deep = rows["TRAAABD128F429CF47"]
     assert soul_deep["title"] == "Soul Deep" and soul_deep["artist_name"] == "The Box Tops"
     assert soul_deep["year"] == "1969" and float(soul_deep["tempo"]) == 121.274
@@ -46,9 +70,18 @@ def test_real_subset_files(shared_data, tmp_path):
     assert not [cell for cell in cells if cell.lower() in ("nan", "none") or cell.startswith("b'")]
 
 
+def test_the_real_summary_file_named_as_a_path_is_read(shared_data, tmp_path):
+    out = tmp_path / "SongCSV.csv"
+    summary = shared_data / "MillionSongSubset/AdditionalFiles/subset_msd_summary_file.h5"
+    assert extract.main([str(summary), "--no-segments", "--out", str(out), "--quiet"]) == 0
+    rows = read_csv(out)
+    assert len(rows) == 10_000 and len({row["track_id"] for row in rows}) == 10_000
+
+
 def test_real_segment_means_match_published_means(shared_data, tmp_path):
     out = tmp_path / "SongCSV.csv"
-    extract.main([str(shared_data / "MillionSongSubset"), "--out", str(out), "--quiet"])
+    assert extract.main([str(shared_data / "MillionSongSubset/data/A/B"), "--out", str(out),
+                         "--quiet"]) == 0
     ours = {row["track_id"]: row for row in read_csv(out)}
     published = read_csv(shared_data / "msd10k_segment_means.csv")
     checked = 0
@@ -104,16 +137,19 @@ def test_bad_files_are_skipped_named_and_listed(tmp_path, capsys):
     (tree / "truncated.h5").write_bytes(good.read_bytes()[:3000])
     with h5py.File(tree / "no_tables.h5", "w") as h5:
         h5.create_group("metadata")
+    # A summary file of another name, and a single-track file named like one: content decides.
     write_song_file(tree / "summary.h5", [make_song("TRSUM000000000009")], arrays=False)
+    write_song_file(tree / "msd_summary_file.h5", [make_song("TRNOTASUMMARY0001")])
     out = tmp_path / "SongCSV.csv"
     assert extract.main([str(tree), "--out", str(out), "--quiet"]) == 0
-    assert len(read_csv(out)) == 2
+    assert len(read_csv(out)) == 3
     failures = read_csv(tmp_path / "SongCSV_failures.csv")
     assert sorted(Path(f["path"]).name for f in failures) == [
-        "empty.h5", "no_tables.h5", "summary.h5", "text.h5", "truncated.h5"]
+        "empty.h5", "no_tables.h5", "text.h5", "truncated.h5"]
     assert all(f["reason"] for f in failures)
     err = capsys.readouterr().err
-    assert "Traceback" not in err and "skipped" in err and "5 files failed" in err
+    assert "Traceback" not in err and "skipped" in err and "4 files failed" in err
+    assert f"passed over {tree / 'summary.h5'}: a summary file" in err
     assert extract.main([str(tree), "--out", str(out), "--quiet", "--strict"]) == 1
 
 
@@ -121,8 +157,13 @@ def test_missing_path_or_no_song_files_is_a_clear_error(tmp_path, capsys):
     assert extract.main([str(tmp_path / "nowhere"), "--out", str(tmp_path / "o.csv")]) == 2
     (tmp_path / "empty").mkdir()
     assert extract.main([str(tmp_path / "empty"), "--out", str(tmp_path / "o.csv")]) == 2
+    (tmp_path / "summaries").mkdir()
+    write_song_file(tmp_path / "summaries" / "subset_msd_summary_file.h5",
+                    [make_song("TRSUM000000000001")], arrays=False)
+    assert extract.main([str(tmp_path / "summaries"), "--out", str(tmp_path / "o.csv")]) == 2
     err = capsys.readouterr().err
-    assert "no such file or folder" in err and "no .h5 file" in err
+    assert "no such file or folder" in err and "no .h5 song file" in err
+    assert "only summary files: name them to read them" in err
     assert not (tmp_path / "o.csv").exists()
 
 
@@ -135,9 +176,12 @@ def test_an_out_that_cannot_be_made_is_a_one_line_error(tmp_path, capsys):
 
 
 class InterruptingSource:
-    """A label source whose second call is a Ctrl-C, as a user's would be mid-run."""
+    """A label source, asked ``batch_size`` songs at a time, whose second call is a Ctrl-C: a
+    run stopped between two writes, as by a kill."""
+    song_arrays = ()
 
-    def __init__(self):
+    def __init__(self, batch_size):
+        self.batch_size = batch_size
         self.calls = 0
 
     def label(self, songs):
@@ -147,15 +191,14 @@ class InterruptingSource:
         return [dict.fromkeys(labels.LABEL_COLUMNS, "") for _ in songs]
 
 
-def test_interrupted_run_leaves_no_output_and_resumes_to_the_same_csv(tmp_path, monkeypatch):
+def test_interrupted_run_leaves_no_output_and_resumes_to_the_same_csv(tmp_path):
     tree = write_tree(tmp_path / "tree", 30)
     clean = tmp_path / "clean.csv"
     extract.main([str(tree), "--out", str(clean), "--workers", "1", "--quiet"])
 
-    monkeypatch.setattr(extract, "LABEL_CHUNK", 8)
     out = tmp_path / "SongCSV.csv"
     with pytest.raises(KeyboardInterrupt):
-        extract.extract([str(tree)], out, 1, True, InterruptingSource(), progress=False)
+        extract.extract([str(tree)], out, 1, True, InterruptingSource(8), progress=False)
     assert not out.exists() and Path(f"{out}.partial").exists()
     # A torn last line, as a kill during a write would leave, must not survive the resume.
     with open(f"{out}.partial", "a", encoding="utf-8") as partial:

@@ -45,7 +45,6 @@ def assert_same_rows(csv_path, parquet_path):
 
 def test_parquet_parts_hold_the_csv_rows_with_one_schema(tree, tmp_path, monkeypatch):
     pq = pytest.importorskip("pyarrow.parquet", reason=NEEDS)
-    monkeypatch.setattr(extract, "LABEL_CHUNK", 8)
     monkeypatch.setattr(writers, "PARQUET_PART_ROWS", 8)
     csv_out = tmp_path / "csv" / "SongCSV.csv"
     out = tmp_path / "parquet" / "SongCSV.parquet"
@@ -85,11 +84,10 @@ def test_interrupted_parquet_run_resumes_to_the_same_rows(tree, tmp_path, monkey
     unlabelled = [str(tree), "--workers", "1", "--quiet"]  # as InterruptingSource labels
     clean = tmp_path / "clean.csv"
     assert extract.main(unlabelled + ["--out", str(clean)]) == 0
-    monkeypatch.setattr(extract, "LABEL_CHUNK", 4)
     monkeypatch.setattr(writers, "PARQUET_PART_ROWS", 4)
     out = tmp_path / "SongCSV.parquet"
     with pytest.raises(KeyboardInterrupt):
-        extract.extract([str(tree)], out, 1, True, InterruptingSource(), progress=False,
+        extract.extract([str(tree)], out, 1, True, InterruptingSource(4), progress=False,
                         output_format="parquet")
     partial = tmp_path / "SongCSV.parquet.partial"
     assert not out.exists() and [p.name for p in partial.iterdir()] == ["part-00000.parquet"]
@@ -100,7 +98,7 @@ def test_interrupted_parquet_run_resumes_to_the_same_rows(tree, tmp_path, monkey
     with open(f"{partial}.files", "a", encoding="utf-8") as journal:
         journal.write("part-00009.parq")
     with pytest.raises(KeyboardInterrupt):  # interrupted again, after one more part
-        extract.extract([str(tree)], out, 1, True, InterruptingSource(), resume=True,
+        extract.extract([str(tree)], out, 1, True, InterruptingSource(4), resume=True,
                         progress=False, output_format="parquet")
     capsys.readouterr()
     assert extract.main(unlabelled + ["--out", str(out), "--format", "parquet", "--resume"]) == 0

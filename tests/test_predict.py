@@ -4,18 +4,19 @@ import pandas as pd
 import pytest
 
 import predict
-import preprocess
+import songtable
 import train
 from dataset.extract import read_song_file
 from dataset.sample import write_song_file
-from test_preprocess import synthetic_songcsv
+from test_extract import UNTOUCHED, real_subset
+from songs import synthetic_songcsv
 
 
 @pytest.fixture(scope="module")
 def checkpoint_path(tmp_path_factory):
     folder = tmp_path_factory.mktemp("predict")
     data = folder / "pre.csv"
-    preprocess.preprocess(synthetic_songcsv(n_songs=300)).to_csv(data, index=False)
+    songtable.clean(synthetic_songcsv(n_songs=300)).to_csv(data, index=False)
     assert train.main(["--data", str(data), "--out", str(folder / "run"), "--epochs", "10"]) == 0
     return folder / "run" / "model.pt"
 
@@ -57,17 +58,15 @@ def test_folder_of_h5_files_and_their_csv_agree(checkpoint_path, song_folder, tm
     assert code == 0 and from_csv == from_h5
 
 
-def test_raw_songcsv_gets_the_same_missing_flags_as_training(checkpoint_path, tmp_path, capsys):
-    raw = synthetic_songcsv(n_songs=300).iloc[:20]
+def test_raw_songcsv_and_its_training_table_agree(checkpoint_path, tmp_path, capsys):
+    raw = synthetic_songcsv(n_songs=300)
     assert raw["year"].isna().any()
     raw_path, table_path = tmp_path / "raw.csv", tmp_path / "table.csv"
     raw.to_csv(raw_path, index=False)
-    preprocess.feature_frame(raw, ["year", "year_missing", "duration", "tempo"]).assign(
-        track_id=raw["track_id"], **{f"timbre_mean_{i}": raw[f"timbre_mean_{i}"] for i in range(4)}
-    ).to_csv(table_path, index=False)
+    songtable.clean(raw).to_csv(table_path, index=False)
     _, from_raw, _ = run_predict(capsys, checkpoint_path, raw_path)
     _, from_table, _ = run_predict(capsys, checkpoint_path, table_path)
-    assert len(from_raw) == 20 and from_raw == from_table
+    assert len(from_raw) == 300 and from_raw == from_table
 
 
 def test_unreadable_file_is_skipped_and_named(checkpoint_path, song_folder, capsys):
@@ -93,8 +92,10 @@ def test_missing_path_and_checkpoint_exit_2(checkpoint_path, tmp_path, capsys):
     assert code == 2 and "no such checkpoint" in err
 
 
-def test_real_song_files(checkpoint_path, shared_data, capsys):
-    code, predictions, _ = run_predict(capsys, checkpoint_path,
-                                       shared_data / "MillionSongSubset")
+def test_real_song_files(checkpoint_path, shared_data, tmp_path, capsys):
+    # The unpacked subset's layout with its 5 untouched song files and the summary file.
+    subset = real_subset(shared_data, tmp_path / "MillionSongSubset")
+    code, predictions, err = run_predict(capsys, checkpoint_path, subset)
     assert code == 0
-    assert "TRAAABD128F429CF47" in predictions and len(predictions) == 5
+    assert sorted(predictions) == UNTOUCHED
+    assert "passed over" in err and "subset_msd_summary_file.h5" in err
