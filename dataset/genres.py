@@ -1,4 +1,5 @@
-"""Map free-text last.fm tags onto one genre of an editable vocabulary.
+"""Map free-text tags (last.fm, Echo Nest terms, MusicBrainz) onto one genre of an editable
+vocabulary.
 
 Usage:
     from dataset import genres
@@ -7,6 +8,7 @@ Usage:
     vocabulary.genre_of(kept, min_count=10)              # -> "punk"
     genres.format_tags(kept)                             # -> "punk rock:100;Punk:60"
     genres.parse_tags("punk rock:100;Punk:60")           # -> [("punk rock", 100), ("Punk", 60)]
+    genres.relative_counts(["punk", "ska"], [0.9, 0.45])  # -> [("punk", 100), ("ska", 50)]
 
 A song's genre is chosen from its top tags (the ones SongCSV.csv keeps in its ``tags`` column), so
 re-mapping that column with the same vocabulary reproduces the ``genre`` column.
@@ -93,6 +95,17 @@ def top_tags(tags, limit=TAGS_KEPT):
             cleaned.append((name, tag_count(count)))
     cleaned.sort(key=lambda tag: -tag[1])
     return cleaned[:limit]
+
+
+def relative_counts(names, strengths):
+    """(name, count) pairs on last.fm's relative scale: the strongest tag 100, the others in
+    proportion, rounded. For tags whose strengths are on another scale (Echo Nest term weights,
+    0-1; MusicBrainz tag counts, a few votes), so that one vote and one ``min_count`` serve all."""
+    strongest = max((float(strength) for strength in strengths), default=0.0)
+    if strongest <= 0:
+        return [(name, 0) for name in names]
+    return [(name, round(100 * float(strength) / strongest))
+            for name, strength in zip(names, strengths, strict=True)]
 
 
 def tag_count(value):

@@ -1,18 +1,23 @@
-"""Genre labels for SongCSV.csv: from last.fm, a tagtraum/MAGD .cls file or the Last.fm dataset.
+"""Genre labels for SongCSV.csv: from last.fm, a tagtraum/MAGD .cls file, the Last.fm dataset, or
+the artist tags inside the song files (Echo Nest terms, MusicBrainz tags).
 
 Usage (through extract):
     LASTFM_API_KEY=... python -m dataset.extract SONGS --labels lastfm
     python -m dataset.extract SONGS --labels ../shared/data/tagtraum/msd_tagtraum_cd1.cls
     python -m dataset.extract SONGS --labels lastfm_train.zip   # or its folder, or lastfm_tags.db
+    python -m dataset.extract SONGS --labels echonest-terms      # or musicbrainz-tags: offline
+    python -m dataset.extract SONGS --labels lastfm_train,echonest-terms   # first that labels
 In code:
     with labels.open_source(args) as source:      # args from a parser given add_arguments()
         source.label([{"track_id": "TR...", "artist_name": "Gob", "title": "Face the Ashes"}])
         # -> [{"genre": "punk", "genre_source": "lastfm-track", "tags": "punk rock:100;punk:60"}]
         print(source.summary())
 
-Tag sources (last.fm, the Last.fm dataset) keep each song's top tags in ``tags`` and pick the genre
-from them with dataset/genre_vocabulary.tsv; a .cls file's genre is passed through as it is
-(e.g. tagtraum's "Pop_Rock").
+Tag sources (last.fm, the Last.fm dataset, the song files' artist tags) keep each song's top tags
+in ``tags`` and pick the genre from them with dataset/genre_vocabulary.tsv; a .cls file's genre is
+passed through as it is (e.g. tagtraum's "Pop_Rock"). A source's ``song_arrays`` names the
+per-song arrays it needs in each song dict (read from the song file by extract), its
+``batch_size`` how many songs it likes to be asked at once.
 """
 import argparse
 import json
@@ -22,17 +27,22 @@ import sys
 import time
 import zipfile
 from collections import Counter, defaultdict
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from pathlib import Path
 from string import ascii_uppercase
 
 from tqdm import tqdm
 
-from dataset import genres, lastfm
+from dataset import genres, interrupts, lastfm
 
 LABEL_COLUMNS = ("genre", "genre_source", "tags")
 DEFAULT_CACHE = "data/lastfm_cache.sqlite"
 DEFAULT_THREADS = 8  # enough to keep 5 requests/s going with up to ~1.5 s per answer
+LASTFM_BATCH = 256  # songs asked of last.fm at once: enough to keep every thread busy
+POLL_SECONDS = 0.2  # how often a wait for last.fm answers looks for a Ctrl-C
+# --labels NAME -> (the song arrays of its tag names, of their strengths)
+SONG_FILE_SOURCES = {"echonest-terms": ("artist_terms", "artist_terms_weight"),
+                     "musicbrainz-tags": ("artist_mbtags", "artist_mbtags_count")}
 
 
 class LabelError(Exception):
@@ -42,10 +52,12 @@ class LabelError(Exception):
 def add_arguments(parser):
     """Add the label options (--labels and its settings) to an argparse parser."""
     group = parser.add_argument_group("genre labels")
-    group.add_argument("--labels", default="none", metavar="SOURCE",
-                       help="'lastfm' (the web API), 'none', or a path: a tagtraum/MAGD .cls "
-                            "file, or the Last.fm dataset as a folder or .zip of JSON files or "
-                            "its lastfm_tags.db")
+    group.add_argument("--labels", default="none", metavar="SOURCE[,SOURCE...]",
+                       help="'lastfm' (the web API), 'echonest-terms' or 'musicbrainz-tags' (the "
+                            "artist's tags in each song file), 'none', or a path: a "
+                            "tagtraum/MAGD .cls file, or the Last.fm dataset as a folder or .zip "
+                            "of JSON files or its lastfm_tags.db. Several, comma-separated: each "
+                            "song gets the first of them that gives it a genre")
     # "%(default).0s" prints nothing; it stops the formatter from adding "(default: None)".
     group.add_argument("--lastfm-api-key", metavar="KEY",
                        help="last.fm API key (default: the LASTFM_API_KEY environment "
@@ -59,8 +71,8 @@ def add_arguments(parser):
     group.add_argument("--lastfm-threads", type=_positive_int, default=DEFAULT_THREADS,
                        help="concurrent last.fm requests (the rate limit still applies)")
     group.add_argument("--min-tag-count", type=_non_negative_int, default=genres.DEFAULT_MIN_COUNT,
-                       help="smallest summed tag count (last.fm counts run 0-100) that makes "
-                            "a genre")
+                       help="smallest summed tag count that makes a genre (counts run 0-100, "
+                            "the strongest tag of a song or artist 100)")
     group.add_argument("--genre-vocabulary", default=str(genres.DEFAULT_VOCABULARY), metavar="TSV",
                        help="TAG<TAB>GENRE file mapping tags to genres")
 
@@ -92,15 +104,42 @@ _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
 
 
+def source_names(text):
+    """The sources of a --labels value: one path as given (commas and all) when it exists,
+    else the comma-separated names."""
+    if Path(text).exists() or "," not in text:
+        return [text]
+    names = [name.strip() for name in text.split(",")]
+    if not all(names) or "none" in names:
+        raise LabelError(f"--labels {text}: expected SOURCE[,SOURCE...] without empty "
+                         "names or 'none'")
+    return names
+
+
 def open_source(args):
     """The label source ``args.labels`` names, as a context manager; raises LabelError."""
-    if args.labels == "none":
+    names = source_names(args.labels)
+    if names == ["none"]:
         return NoLabels()
     try:
         vocabulary = genres.load_vocabulary(args.genre_vocabulary)
     except genres.VocabularyError as err:
         raise LabelError(str(err)) from None
-    if args.labels == "lastfm":
+    sources = []
+    try:
+        for name in names:
+            sources.append(_open_one(name, args, vocabulary))
+    except BaseException:
+        for source in sources:
+            source.close()
+        raise
+    return sources[0] if len(sources) == 1 else FirstOf(sources)
+
+
+def _open_one(name, args, vocabulary):
+    if name in SONG_FILE_SOURCES:
+        return SongFileLabels(name, vocabulary, args.min_tag_count)
+    if name == "lastfm":
         api_key = args.lastfm_api_key or os.environ.get("LASTFM_API_KEY")
         if not api_key:
             raise LabelError("--labels lastfm needs an API key: set LASTFM_API_KEY or pass "
@@ -115,7 +154,7 @@ def open_source(args):
         progress = sys.stderr if show else None
         return LastfmLabels(client, vocabulary, args.min_tag_count, args.lastfm_threads,
                             progress=progress)
-    return open_file_source(args.labels, vocabulary, args.min_tag_count)
+    return open_file_source(name, vocabulary, args.min_tag_count)
 
 
 def open_file_source(path, vocabulary, min_count=genres.DEFAULT_MIN_COUNT):
@@ -124,8 +163,9 @@ def open_file_source(path, vocabulary, min_count=genres.DEFAULT_MIN_COUNT):
     if path.is_dir():
         return DatasetLabels(JsonFolder(path), vocabulary, min_count)
     if not path.is_file():
-        raise LabelError(f"--labels {path}: no such file or folder (expected 'lastfm', 'none', "
-                         "a .cls file or the Last.fm dataset)")
+        raise LabelError(f"--labels {path}: no such file or folder (expected 'lastfm', "
+                         "'echonest-terms', 'musicbrainz-tags', 'none', a .cls file or the "
+                         "Last.fm dataset)")
     with open(path, "rb") as stream:
         magic = stream.read(16)
     if magic == b"SQLite format 3\x00":
@@ -147,6 +187,8 @@ def _text(value):
 class _Source:
     """Context manager and tally shared by the sources; subclasses define _label_song."""
     description = ""
+    song_arrays = ()
+    batch_size = 1  # a local look-up: songs are labelled (and written) as they are read
 
     def __init__(self):
         self.counts = Counter()
@@ -210,6 +252,72 @@ class ClsLabels(_Source):
 
     def _label_song(self, song):
         return self._tally(_label(self.genre_by_track.get(song.get("track_id")), self.source))
+
+
+class SongFileLabels(_Source):
+    """The artist's tags every song file carries: Echo Nest terms (by weight, 0-1) or MusicBrainz
+    tags (by count of votes). Strengths become counts relative to the artist's strongest tag
+    (100), as last.fm's are, so that the same vote and --min-tag-count apply. Artist-level: every
+    song of an artist gets the same genre."""
+
+    def __init__(self, name, vocabulary, min_count):
+        super().__init__()
+        self.source = name
+        self.song_arrays = SONG_FILE_SOURCES[name]
+        self.vocabulary = vocabulary
+        self.min_count = min_count
+        self.description = f"{name} in the song files"
+
+    def _label_song(self, song):
+        names, strengths = (song.get(array) or [] for array in self.song_arrays)
+        kept = genres.top_tags(genres.relative_counts(names, strengths))
+        return self._tally(_label(self.vocabulary.genre_of(kept, self.min_count), self.source,
+                                  kept))
+
+
+class FirstOf(_Source):
+    """Several sources in order: each song gets its label from the first source that gives it a
+    genre; a song none labels keeps the first tags any source found for it."""
+
+    def __init__(self, sources):
+        super().__init__()
+        self.sources = sources
+        self.song_arrays = tuple(dict.fromkeys(array for source in sources
+                                               for array in source.song_arrays))
+        self.batch_size = max(source.batch_size for source in sources)
+        self.description = ", then ".join(source.description for source in sources)
+
+    def label(self, songs):
+        labels = [None] * len(songs)
+        left = list(range(len(songs)))
+        for source in self.sources:
+            if not left:
+                break
+            answers = source.label([songs[index] for index in left])
+            unlabelled = []
+            for index, label in zip(left, answers, strict=True):
+                if label["genre"] or labels[index] is None or not labels[index]["tags"]:
+                    labels[index] = label
+                if not label["genre"]:
+                    unlabelled.append(index)
+            left = unlabelled
+        for label in labels:
+            self.counts[label["genre_source"] or "unlabelled"] += 1
+        return labels
+
+    def summary(self):
+        by_source = ", ".join(f"{self.counts[source]} {source}" for source in self.counts
+                              if source != "unlabelled")
+        failed = sum(source.counts["failed"] for source in self.sources)
+        labelled = sum(self.counts.values()) - self.counts["unlabelled"]
+        return "\n".join([f"labels from {self.description}: {labelled} labelled "
+                          f"({by_source or 'none'}), {self.counts['unlabelled']} unlabelled, "
+                          f"{failed} look-ups failed"]
+                         + ["  " + source.summary() for source in self.sources])
+
+    def close(self):
+        for source in self.sources:
+            source.close()
 
 
 class DatasetLabels(_Source):
@@ -339,6 +447,7 @@ class LastfmLabels(_Source):
     ``progress``: the file for the progress bar, or None for none."""
 
     description = "last.fm"
+    batch_size = LASTFM_BATCH
 
     def __init__(self, client, vocabulary, min_count, threads=DEFAULT_THREADS, progress=None):
         super().__init__()
@@ -382,16 +491,21 @@ class LastfmLabels(_Source):
         return labels
 
     def _fetch_all(self, fetch, indices_by_query):
-        """(query, indices, Answer or None when it failed) as the answers come in."""
+        """(query, indices, Answer or None when it failed) as the answers come in; raises
+        KeyboardInterrupt within POLL_SECONDS of a Ctrl-C (see dataset/interrupts.py)."""
         futures = {self._executor.submit(fetch, *query): query for query in indices_by_query}
+        waiting = set(futures)
         try:
-            for future in as_completed(futures):
-                query = futures[future]
-                try:
-                    answer = future.result()
-                except lastfm.FetchFailed:
-                    answer = None
-                yield query, indices_by_query[query], answer
+            while waiting:
+                done, waiting = wait(waiting, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                interrupts.check()
+                for future in done:
+                    query = futures[future]
+                    try:
+                        answer = future.result()
+                    except lastfm.FetchFailed:
+                        answer = None
+                    yield query, indices_by_query[query], answer
         except lastfm.LastfmError as err:
             raise LabelError(str(err)) from None
         finally:
