@@ -4,11 +4,14 @@
 #   make demo     the same, offline, on a generated sample (no download, under a minute)
 #   make test     the test suite;  make bench  the benchmarks;  make lint  syntax/style check
 # Variables: DATA (data folder), SONGS (song files), LABELS (lastfm, a .cls file, a Last.fm
-# dataset folder/zip/db, or none), RUN (run folder), WORKERS.
+# dataset folder/zip/db, or none), MISMATCHES (the dataset's list of song-track mismatches, whose
+# tracks extract leaves out; downloaded when missing; empty: keep every track), RUN (run folder),
+# WORKERS.
 PYTHON  := .venv/bin/python
 DATA    ?= data
 SONGS   ?= $(DATA)/MillionSongSubset/data
 LABELS  ?= $(DATA)/lastfm_subset
+MISMATCHES ?= $(DATA)/sid_mismatches.txt
 RUN     ?= runs/main
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 SEED    ?= 0
@@ -23,18 +26,25 @@ setup: .venv/installed
 	touch $@
 
 all: setup
-	@[ -d "$(SONGS)" ] || $(PYTHON) -m dataset.download msd-subset --dest $(DATA)
-	@case "$(LABELS)" in $(DATA)/lastfm_subset) [ -d "$(LABELS)" ] || \
-		$(PYTHON) -m dataset.download lastfm-subset --dest $(DATA);; esac
 	$(MAKE) pipeline
 
-# extract -> preprocess -> train -> evaluate; SongCSV.csv is remade when a song file or the
-# label file is newer than it.
+# extract -> preprocess -> train -> evaluate; SongCSV.csv is remade when a song file, the
+# label file or the mismatch list is newer than it.
 pipeline: $(RUN)/metrics.json
 
+# The downloads, made when missing (run again after a failure or Ctrl-C: it resumes).
+$(DATA)/MillionSongSubset/data:
+	$(PYTHON) -m dataset.download msd-subset --dest $(DATA)
+$(DATA)/lastfm_subset:
+	$(PYTHON) -m dataset.download lastfm-subset --dest $(DATA)
+$(DATA)/sid_mismatches.txt:
+	$(PYTHON) -m dataset.download mismatches --dest $(DATA)
+
 LABEL_FILE := $(filter-out lastfm none,$(LABELS))
-$(DATA)/SongCSV.csv: $(shell find $(SONGS) -type d 2>/dev/null) $(LABEL_FILE)
-	$(PYTHON) -m dataset.extract $(SONGS) --labels $(LABELS) --out $@ --workers $(WORKERS)
+$(DATA)/SongCSV.csv: $(SONGS) $(shell find $(SONGS) -type d 2>/dev/null) $(LABEL_FILE) \
+		$(MISMATCHES)
+	$(PYTHON) -m dataset.extract $(SONGS) --labels $(LABELS) \
+		$(if $(MISMATCHES),--mismatches $(MISMATCHES)) --out $@ --workers $(WORKERS)
 
 $(DATA)/preprocessed_data.csv: $(DATA)/SongCSV.csv preprocess.py
 	$(PYTHON) preprocess.py --input $< --output $@ --seed $(SEED)
@@ -46,9 +56,13 @@ $(RUN)/metrics.json: $(RUN)/model.pt $(DATA)/preprocessed_data.csv evaluate.py
 	$(PYTHON) evaluate.py --checkpoint $< --data $(DATA)/preprocessed_data.csv --json $@
 
 demo: setup
-	@[ -f data/demo/sample_genres.cls ] || $(PYTHON) -m dataset.sample --dest data/demo
 	$(MAKE) pipeline DATA=data/demo SONGS=data/demo/data LABELS=data/demo/sample_genres.cls \
-		RUN=runs/demo
+		MISMATCHES= RUN=runs/demo
+
+# The generated sample of make demo: dataset.sample writes the songs and their labels at once.
+data/demo/data:
+	$(PYTHON) -m dataset.sample --dest data/demo
+data/demo/sample_genres.cls: data/demo/data
 
 clean-demo:
 	rm -rf data/demo runs/demo
