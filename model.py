@@ -1,39 +1,92 @@
-"""The genre classifier (an MLP), its input scaling and its self-contained checkpoint.
+"""The genre classifier: a scikit-learn estimator around a four-layer ReLU MLP.
 
 Usage:
-    from model import GenreMLP, load_checkpoint, predict_proba
-    checkpoint = load_checkpoint("runs/NAME/model.pt")
-    probabilities = predict_proba(checkpoint, features)   # (songs, genres), raw feature values
+    from model import GenreClassifier
+    classifier = GenreClassifier(hidden=(256, 128, 64)).fit(features, genres, groups=artists)
+    classifier.predict(other_features)                  # genre names
+    classifier.save("runs/NAME/model.pt")
+    classifier = GenreClassifier.load("runs/NAME/model.pt")
 
-A checkpoint is a plain dict of tensors and Python values (loads with weights_only=True):
-``model`` (a state dict, or for an ensemble a list of them, one per member), ``model_args``
-(GenreMLP's keyword arguments), ``feature_names`` (input column order), ``mean`` and ``std``
-(train-split statistics), ``classes`` (genre names in output order), ``class_prior`` (each
-genre's share of the train split), ``prior_correction`` (see ``correct_prior``), ``config``
-(training settings) and ``metrics``. Whoever loads it rebuilds the model from ``model_args``; an
-ensemble's prediction is the mean of its members' probabilities, so readers need no special case.
+The constructor's parameters are the whole training configuration, declared once (with their
+help in ``PARAMETER_HELP``): train.py's options, tune.py's search space and JSON configs are
+derived from them. ``fit`` is the only place anything is learned: standardisation (train rows
+only), missing-value flags, class weights, early stopping on a validation part (``eval_set``, or
+whole artists held out of the training rows when ``groups`` is given) and ensembles. It works in
+scikit-learn's tools unchanged (cross_validate, RandomizedSearchCV, VotingClassifier).
+
+A checkpoint (``save``) is a plain dict of tensors and Python values that loads with
+``torch.load(weights_only=True)``: ``model`` (one state dict per network), ``model_args``
+(GenreMLP's arguments), ``feature_names``, ``missing_columns`` (features with a missing-value
+flag input), ``mean`` and ``std`` (of the inputs on the train rows), ``classes``,
+``class_prior`` (each genre's share of the train rows), ``config`` (``get_params()``) and
+``metrics``. Whoever loads it rebuilds the networks from ``model_args``.
 """
 import itertools
+import math
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
 
-from preprocess import atomic_output
+import scoring
+import songtable
+from dataset import interrupts
+from dataset.outputs import atomic_output
 
-CHECKPOINT_KEYS = ("model", "model_args", "feature_names", "mean", "std", "classes",
-                   "class_prior", "prior_correction", "config", "metrics")
+CHECKPOINT_KEYS = ("model", "model_args", "feature_names", "missing_columns", "mean", "std",
+                   "classes", "class_prior", "config", "metrics")
+HISTORY_COLUMNS = ("member", "epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1",
+                   "seconds")
+PARAMETER_HELP = {
+    "hidden": "widths of the hidden layers (three make the four-linear-layer MLP)",
+    "dropout": "dropout after each hidden layer",
+    "epochs": "at most this many passes over the training rows",
+    "batch_size": "songs per optimiser step",
+    "lr": "learning rate",
+    "momentum": "SGD momentum",
+    "weight_decay": "L2 penalty on the weights",
+    "optimizer": "sgd (with momentum) or adam",
+    "patience": "stop when the validation loss has not improved for this many epochs",
+    "class_weight_power": "loss weight of each genre is (1 / its share) ** this: 0 unweighted, "
+                          "1 every genre weighs the same",
+    "prior_correction": "share of the class weighting's favour to rare genres taken back at "
+                        "prediction: 0 none (more macro-F1), 1 all (more accuracy)",
+    "input_noise": "Gaussian noise added to standardised training inputs, in feature stds",
+    "ensemble": "train this many networks (seeds seed, seed+1, ...) and average their "
+                "probabilities",
+    "bootstrap": "train each network of an ensemble on a resample of the training rows",
+    "validation_fraction": "share of the training artists held out for early stopping when no "
+                           "validation rows are given (train.py uses the table's val split)",
+    "seed": "seed of the weights, shuffling, dropout, noise and held-out artists",
+    "device": "auto (cuda if present), cpu or cuda",
+    "verbose": "print one line per epoch",
+}
 
 
 class CheckpointError(Exception):
-    """A file that is not a checkpoint written by train.py."""
+    """A file that is not a checkpoint written by GenreClassifier.save (train.py)."""
+
+
+class TrainingError(Exception):
+    """Training that cannot give a model, e.g. a loss that blew up."""
+
+
+class SettingError(ValueError):
+    """A parameter outside its range; ``name`` is the parameter, ``requirement`` what it needs."""
+
+    def __init__(self, name, requirement):
+        super().__init__(f"{name} {requirement}")
+        self.name, self.requirement = name, requirement
 
 
 class GenreMLP(nn.Module):
     """Linear layers with ReLU (and optional dropout) between them: inputs -> hidden... -> genres.
 
-    The default three hidden widths make the four-layer network of the original project.
+    Three hidden widths make the four-linear-layer network of the original project.
     """
 
     def __init__(self, n_features, n_classes, hidden=(128, 64, 32), dropout=0.0):
@@ -51,35 +104,275 @@ class GenreMLP(nn.Module):
         return self.net(x)
 
 
-def fit_standardisation(features):
-    """Per-column mean and std of ``features`` (NaN ignored) as float32 tensors.
+class GenreClassifier(ClassifierMixin, BaseEstimator):
+    """Genre classifier: standardised inputs -> GenreMLP (or an ensemble) -> genre probabilities.
 
-    A column without spread, or without any value, gets std 1 so it scales to 0, not NaN.
+    Defaults: see ``PARAMETER_HELP`` and the README (how they were chosen).
     """
-    features = np.asarray(features, dtype=np.float64)
-    present = ~np.isnan(features)
-    counts = present.sum(axis=0)
-    filled = np.where(present, features, 0.0)
-    mean = filled.sum(axis=0) / np.maximum(counts, 1)
-    variance = (np.where(present, features - mean, 0.0) ** 2).sum(axis=0) / np.maximum(counts, 1)
-    std = np.sqrt(variance)
-    std[~(std > 0)] = 1.0
-    return torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
+
+    def __init__(self, hidden=(256, 128, 64), dropout=0.36, epochs=500, batch_size=32,
+                 lr=0.0188, momentum=0.65, weight_decay=0.017, optimizer="sgd", patience=20,
+                 class_weight_power=0.78, prior_correction=0.5, input_noise=0.2, ensemble=1,
+                 bootstrap=False, validation_fraction=0.15, seed=0, device="auto",
+                 verbose=False):
+        self.hidden = hidden
+        self.dropout = dropout
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self.optimizer = optimizer
+        self.patience = patience
+        self.class_weight_power = class_weight_power
+        self.prior_correction = prior_correction
+        self.input_noise = input_noise
+        self.ensemble = ensemble
+        self.bootstrap = bootstrap
+        self.validation_fraction = validation_fraction
+        self.seed = seed
+        self.device = device
+        self.verbose = verbose
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        return tags
+
+    def check_params(self):
+        """Raise SettingError for the first parameter outside its range."""
+        for name in ("epochs", "batch_size", "patience", "ensemble"):
+            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
+                raise SettingError(name, "must be a whole number, at least 1")
+        ranges = {"dropout": (0, 1, "[0, 1)"), "class_weight_power": (0, 1.0001, "[0, 1]"),
+                  "prior_correction": (0, 1.0001, "[0, 1]"),
+                  "validation_fraction": (1e-9, 0.5, "(0, 0.5)")}
+        for name, (low, high, shown) in ranges.items():
+            if not low <= getattr(self, name) < high:
+                raise SettingError(name, f"must be in {shown}")
+        for name in ("lr", "momentum", "weight_decay", "input_noise"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value >= 0) or (name == "lr" and value == 0):
+                raise SettingError(name, "must be a finite number, " + (
+                    "above 0" if name == "lr" else "not negative"))
+        if not self.hidden or any(width < 1 for width in self.hidden):
+            raise SettingError("hidden", "widths must be at least 1")
+        if self.optimizer not in ("sgd", "adam"):
+            raise SettingError("optimizer", "must be sgd or adam")
+        if self.device != "auto":
+            try:
+                torch.device(self.device)
+            except RuntimeError:
+                raise SettingError("device", "is not a torch device (cpu, cuda, cuda:1)") from None
+
+    def fit(self, X, y, groups=None, eval_set=None):
+        """Learn from features ``X`` (DataFrame or array; NaN for unknown values) and genres ``y``.
+
+        Early stopping watches ``eval_set`` = (features, genres) when given; otherwise a
+        ``validation_fraction`` of the rows is held out, whole artists when ``groups`` (one
+        artist id per row) is given. Returns self.
+        """
+        self.check_params()
+        device = self._device()
+        features = validate_data(self, X, reset=True, ensure_all_finite="allow-nan",
+                                 dtype=np.float32)
+        self.classes_, labels = np.unique(np.asarray(y), return_inverse=True)
+        if len(self.classes_) < 2:
+            raise ValueError("need songs of at least two genres to learn from")
+        if eval_set is not None:
+            val_features = validate_data(self, eval_set[0], reset=False,
+                                         ensure_all_finite="allow-nan", dtype=np.float32)
+            val_labels = self._genre_indices(eval_set[1])
+        else:
+            held = songtable.holdout_mask(labels, np.arange(len(labels)) if groups is None
+                                          else np.asarray(groups), self.validation_fraction,
+                                          self.seed)
+            val_features, val_labels = features[held], labels[held]
+            features, labels = features[~held], labels[~held]
+        if len(val_labels) == 0:
+            raise ValueError("no validation rows: early stopping needs them")
+        self.missing_columns_ = np.flatnonzero(np.isnan(features).any(axis=0))
+        train_inputs = self._inputs(features)
+        self.mean_, self.std_ = fit_standardisation(train_inputs)
+        self.class_prior_ = class_shares(labels, len(self.classes_))
+        train = (standardise(train_inputs, self.mean_, self.std_), torch.from_numpy(labels))
+        val = (standardise(self._inputs(val_features), self.mean_, self.std_),
+               torch.from_numpy(val_labels))
+        started = time.perf_counter()
+        self.networks_, self.history_ = [], []
+        for member in range(self.ensemble):
+            rows = (np.random.default_rng(self.seed + member).integers(0, len(labels), len(labels))
+                    if self.bootstrap else slice(None))
+            if self.verbose and self.ensemble > 1:
+                print(f"network {member + 1} of {self.ensemble} (seed {self.seed + member})")
+            network, history = self._fit_network(train[0][rows], train[1][rows], *val,
+                                                 self.seed + member, device)
+            self.networks_.append(network.cpu().eval())
+            self.history_ += [{"member": member, **row} for row in history]
+        val_scores = scoring.scores(val_labels, self._probabilities(val_features).argmax(axis=1))
+        self.metrics_ = {
+            "best_epochs": [min((row for row in self.history_ if row["member"] == member),
+                                key=lambda row: row["val_loss"])["epoch"]
+                            for member in range(self.ensemble)],
+            "epochs_run": len(self.history_), "val_accuracy": val_scores["accuracy"],
+            "val_macro_f1": val_scores["macro_f1"], "n_train": len(labels),
+            "n_val": len(val_labels), "train_seconds": time.perf_counter() - started,
+            "device": device}
+        return self
+
+    def predict_proba(self, X):
+        """Genre probabilities (songs x classes_): the mean of the networks' softmax outputs,
+        then corrected towards the train genre shares (see ``prior_correction``)."""
+        check_is_fitted(self)
+        return self._probabilities(validate_data(self, X, reset=False,
+                                                 ensure_all_finite="allow-nan", dtype=np.float32))
+
+    def predict(self, X):
+        """The most probable genre of each song."""
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def _probabilities(self, features):
+        inputs = standardise(self._inputs(features), self.mean_, self.std_)
+        with torch.no_grad():
+            probabilities = torch.stack([torch.softmax(network(inputs), dim=1)
+                                         for network in self.networks_]).mean(dim=0)
+        return correct_prior(probabilities, self.class_prior_, self._prior_exponent()).numpy()
+
+    def save(self, path):
+        """Write the self-contained checkpoint (module docstring) to ``path`` atomically."""
+        check_is_fitted(self)
+        names = getattr(self, "feature_names_in_", None)
+        checkpoint = {
+            "model": [network.state_dict() for network in self.networks_],
+            "model_args": self._model_args(),
+            "feature_names": None if names is None else [str(name) for name in names],
+            "missing_columns": self.missing_columns_.tolist(),
+            "mean": self.mean_, "std": self.std_, "classes": self.classes_.tolist(),
+            "class_prior": self.class_prior_,
+            "config": {**self.get_params(), "hidden": list(self.hidden)},
+            "metrics": self.metrics_,
+        }
+        with atomic_output(path) as temporary:
+            torch.save(checkpoint, temporary)
+
+    @classmethod
+    def load(cls, path):
+        """The fitted classifier saved at ``path``; CheckpointError when it is not one."""
+        checkpoint = read_checkpoint(path)
+        config = {**checkpoint["config"], "hidden": tuple(checkpoint["config"]["hidden"])}
+        classifier = cls(**config)
+        if checkpoint["feature_names"] is not None:
+            classifier.feature_names_in_ = np.array(checkpoint["feature_names"], dtype=object)
+        classifier.n_features_in_ = checkpoint["model_args"]["n_features"] - len(
+            checkpoint["missing_columns"])
+        classifier.missing_columns_ = np.array(checkpoint["missing_columns"], dtype=np.int64)
+        classifier.mean_, classifier.std_ = checkpoint["mean"], checkpoint["std"]
+        classifier.classes_ = np.array(checkpoint["classes"])
+        classifier.class_prior_ = checkpoint["class_prior"]
+        classifier.metrics_ = checkpoint["metrics"]
+        classifier.networks_ = []
+        for state in checkpoint["model"]:
+            network = GenreMLP(**checkpoint["model_args"])
+            network.load_state_dict(state)
+            classifier.networks_.append(network.eval())
+        return classifier
+
+    def _fit_network(self, train_inputs, train_labels, val_inputs, val_labels, seed, device):
+        """One network trained on standardised tensors; returns (network at its best epoch,
+        history rows).
+
+        Mini-batches are slices of a shuffled copy of the in-memory tensors (no DataLoader: it
+        costs more than a small network's step). Early stopping watches the class-weighted
+        validation loss; validation accuracy and macro-F1 are of the corrected predictions.
+        """
+        torch.manual_seed(seed)
+        shuffle = torch.Generator(device=device).manual_seed(seed)
+        train_inputs, train_labels = train_inputs.to(device), train_labels.to(device)
+        val_inputs, val_labels = val_inputs.to(device), val_labels.to(device)
+        network = GenreMLP(**self._model_args()).to(device)
+        weights = class_weights(self.class_prior_, self.class_weight_power)
+        criterion = nn.CrossEntropyLoss(weight=weights.to(device))
+        optimizer = self._optimizer(network.parameters())
+        prior, exponent = self.class_prior_.to(device), self._prior_exponent()
+        n_rows, size = len(train_labels), self.batch_size
+        history, best_loss, best_epoch, best_state = [], math.inf, 0, None
+        for epoch in range(1, self.epochs + 1):
+            started = time.perf_counter()
+            network.train()
+            order = torch.randperm(n_rows, generator=shuffle, device=device)
+            inputs, labels = train_inputs[order], train_labels[order]
+            total = torch.zeros((), device=device)
+            for start in range(0, n_rows, size):
+                interrupts.check()
+                batch = inputs[start:start + size]
+                if self.input_noise:
+                    batch = batch + self.input_noise * torch.randn_like(batch)
+                loss = criterion(network(batch), labels[start:start + size])
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach()
+            network.eval()
+            with torch.no_grad():
+                logits = network(val_inputs)
+                val_loss = criterion(logits, val_labels).item()
+            if not math.isfinite(val_loss):
+                raise TrainingError(f"validation loss is {val_loss} at epoch {epoch}: lower --lr")
+            predicted = correct_prior(torch.softmax(logits, dim=1), prior, exponent).argmax(dim=1)
+            val_scores = scoring.scores(val_labels.cpu().numpy(), predicted.cpu().numpy())
+            row = {"epoch": epoch, "train_loss": total.item() / math.ceil(n_rows / size),
+                   "val_loss": val_loss, "val_accuracy": val_scores["accuracy"],
+                   "val_macro_f1": val_scores["macro_f1"],
+                   "seconds": time.perf_counter() - started}
+            history.append(row)
+            improved = val_loss < best_loss
+            if improved:
+                best_loss, best_epoch = val_loss, epoch
+                best_state = {name: value.clone() for name, value in network.state_dict().items()}
+            if self.verbose:
+                print(format_epoch(row) + ("  *" if improved else ""))
+            if epoch - best_epoch >= self.patience:
+                break
+        network.load_state_dict(best_state)
+        return network, history
+
+    def _optimizer(self, parameters):
+        if self.optimizer == "adam":
+            return torch.optim.Adam(parameters, lr=self.lr, weight_decay=self.weight_decay,
+                                    fused=True)
+        return torch.optim.SGD(parameters, lr=self.lr, momentum=self.momentum,
+                               weight_decay=self.weight_decay, fused=True)
+
+    def _device(self):
+        if self.device == "auto":
+            return "cuda" if torch.cuda.is_available() else "cpu"
+        if str(self.device).startswith("cuda") and not torch.cuda.is_available():
+            raise SettingError("device", "is cuda but no CUDA device is available")
+        return self.device
+
+    def _model_args(self):
+        return {"n_features": self.n_features_in_ + len(self.missing_columns_),
+                "n_classes": len(self.classes_), "hidden": list(self.hidden),
+                "dropout": self.dropout}
+
+    def _inputs(self, features):
+        """Features with a 0/1 missing-value flag appended for each column in missing_columns_."""
+        return np.hstack([features, np.isnan(features[:, self.missing_columns_])],
+                         dtype=np.float32)
+
+    def _prior_exponent(self):
+        return self.prior_correction * self.class_weight_power
+
+    def _genre_indices(self, genres):
+        index = {genre: i for i, genre in enumerate(self.classes_)}
+        unknown = sorted({str(genre) for genre in genres if genre not in index})
+        if unknown:
+            raise ValueError("genres the model was not trained on: "
+                             + songtable.summarise(unknown))
+        return np.array([index[genre] for genre in genres], dtype=np.int64)
 
 
-def standardise(features, mean, std):
-    """(features - mean) / std as a float32 tensor; missing values become 0, the train mean."""
-    scaled = (torch.tensor(np.asarray(features, dtype=np.float32)) - mean) / std
-    return torch.nan_to_num(scaled, nan=0.0)
-
-
-def save_checkpoint(path, checkpoint):
-    """Write ``checkpoint`` to ``path`` atomically (never a half-written file)."""
-    with atomic_output(path) as temporary:
-        torch.save(checkpoint, temporary)
-
-
-def load_checkpoint(path):
+def read_checkpoint(path):
     """The checkpoint dict at ``path`` (on the CPU); CheckpointError when it is not one."""
     path = Path(path)
     if not path.is_file():
@@ -97,44 +390,54 @@ def load_checkpoint(path):
     return checkpoint
 
 
-def member_states(checkpoint):
-    """The state dicts of the checkpoint's networks: one, or one per ensemble member."""
-    states = checkpoint["model"]
-    return list(states) if isinstance(states, (list, tuple)) else [states]
+def fit_standardisation(inputs):
+    """Per-column mean and std of ``inputs`` (NaN ignored) as float32 tensors.
 
-
-def build_models(checkpoint, device="cpu"):
-    """The checkpoint's networks with their weights, in eval mode (several for an ensemble)."""
-    models = []
-    for state in member_states(checkpoint):
-        model = GenreMLP(**checkpoint["model_args"])
-        model.load_state_dict(state)
-        models.append(model.to(device).eval())
-    return models
-
-
-def correct_prior(probabilities, class_prior, prior_correction):
-    """Probabilities (songs x genres tensor) times class_prior ** prior_correction, renormalised.
-
-    A network trained with class weights (1 / genre share) ** power overrates rare genres by
-    that factor; correction ``power`` takes the whole factor back (the probabilities of an
-    unweighted fit, best for accuracy), 0 keeps it (best for rare genres' recall). In between
-    trades one for the other after training, without training again.
+    A column without spread, or without any value, gets std 1 so it scales to 0, not NaN.
     """
-    corrected = probabilities * class_prior.to(probabilities.device) ** prior_correction
+    inputs = np.asarray(inputs, dtype=np.float64)
+    present = ~np.isnan(inputs)
+    counts = np.maximum(present.sum(axis=0), 1)
+    mean = np.where(present, inputs, 0.0).sum(axis=0) / counts
+    std = np.sqrt((np.where(present, inputs - mean, 0.0) ** 2).sum(axis=0) / counts)
+    std[~(std > 0)] = 1.0
+    return torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
+
+
+def standardise(inputs, mean, std):
+    """(inputs - mean) / std as a float32 tensor; missing values become 0, the train mean."""
+    scaled = (torch.from_numpy(np.asarray(inputs, dtype=np.float32)) - mean) / std
+    return torch.nan_to_num(scaled, nan=0.0)
+
+
+def class_shares(labels, n_classes):
+    """Each genre's share of ``labels`` (genre indices), a float32 tensor summing to 1."""
+    counts = np.bincount(labels, minlength=n_classes)
+    return torch.tensor(counts / max(len(labels), 1), dtype=torch.float32)
+
+
+def class_weights(shares, power=1.0):
+    """Per-genre loss weights (1 / (classes * share)) ** power, averaging 1 per training song.
+
+    Power 1 is fully balanced (each genre weighs the same in the loss), 0 is unweighted. The
+    scaling keeps the loss, and so the effective learning rate, independent of the power.
+    """
+    shares = shares.double()
+    weights = (1 / (len(shares) * shares.clamp(min=1e-12))) ** power
+    return (weights / (weights * shares).sum()).float()
+
+
+def correct_prior(probabilities, class_prior, exponent):
+    """Probabilities (songs x genres tensor) times class_prior ** exponent, renormalised.
+
+    A network trained with class weights (1 / share) ** power overrates rare genres by that
+    factor; exponent ``power`` takes it all back (an unweighted fit's probabilities), 0 none.
+    """
+    corrected = probabilities * class_prior.to(probabilities.device) ** exponent
     return corrected / corrected.sum(dim=1, keepdim=True)
 
 
-def predict_proba(checkpoint, features, device="cpu"):
-    """Genre probabilities (songs x classes, numpy) of raw feature rows in feature_names order.
-
-    For an ensemble, the mean of its members' probabilities (soft voting); then corrected
-    towards the train split's genre shares by the checkpoint's ``prior_correction``.
-    """
-    inputs = standardise(features, checkpoint["mean"], checkpoint["std"]).to(device)
-    with torch.no_grad():
-        probabilities = [torch.softmax(model(inputs), dim=1)
-                         for model in build_models(checkpoint, device)]
-    mean = torch.stack(probabilities).mean(dim=0)
-    return correct_prior(mean, checkpoint["class_prior"],
-                         checkpoint["prior_correction"]).cpu().numpy()
+def format_epoch(row):
+    return (f"epoch {row['epoch']:4d}  train loss {row['train_loss']:.4f}  "
+            f"val loss {row['val_loss']:.4f}  val acc {row['val_accuracy']:.3f}  "
+            f"val macro-F1 {row['val_macro_f1']:.3f}  {row['seconds'] * 1000:6.1f} ms")

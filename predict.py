@@ -19,28 +19,27 @@ from dataset import features
 from dataset.errors import first_line
 from dataset.extract import InputError, find_song_files, read_song_file
 from dataset.hdf5_getters import SongFileError
-from model import CheckpointError, load_checkpoint, predict_proba
-from preprocess import MISSING_SUFFIX, PreprocessError, feature_frame, read_csv
+import songtable
+from model import CheckpointError, GenreClassifier
 
 
 def needs_segments(feature_names):
     """Whether the model reads segment statistics (then .h5 inputs need their arrays)."""
-    bases = {name.removesuffix(MISSING_SUFFIX) for name in feature_names}
-    return bool(bases & set(features.SEGMENT_COLUMNS))
+    return bool(set(feature_names) & set(features.SEGMENT_COLUMNS))
 
 
 def read_songs(paths, segments=True):
     """(DataFrame of songs, [(path, reason)] of unreadable .h5 files) from ``paths``.
 
     CSV files are read as they are; every other path is an .h5 file or folder. Each row gets a
-    ``source`` column naming where it came from. Raises InputError or PreprocessError for a
-    path that does not exist or a CSV that cannot be read.
+    ``source`` column naming where it came from. Raises InputError or TableError for a
+    path that does not exist or a CSV that cannot be read (TableError).
     """
     csv_paths = [path for path in paths if Path(path).suffix.lower() == ".csv"]
     song_paths = [path for path in paths if path not in csv_paths]
     frames, failed = [], []
     for path in csv_paths:
-        frame = read_csv(path)
+        frame = songtable.read_csv(path)
         frames.append(frame.assign(source=[f"{path}:{row + 2}" for row in range(len(frame))]))
     rows = []
     for path in find_song_files(song_paths) if song_paths else []:
@@ -54,16 +53,16 @@ def read_songs(paths, segments=True):
     return songs, failed
 
 
-def predict(checkpoint, songs):
-    """Per song: track_id (or source), genre and probability of the checkpoint's best genre."""
+def predict(classifier, songs):
+    """Per song: track_id (or source), genre and probability of the classifier's best genre."""
     if songs.empty:
-        raise PreprocessError("no songs in the input")
-    inputs = feature_frame(songs, checkpoint["feature_names"]).to_numpy(dtype="float32")
-    probabilities = predict_proba(checkpoint, inputs)
+        raise songtable.TableError("no songs in the input")
+    probabilities = classifier.predict_proba(
+        songtable.numeric_features(songs, classifier.feature_names_in_))
     best = probabilities.argmax(axis=1)
     names = songs["track_id"] if "track_id" in songs.columns else songs["source"]
     return pd.DataFrame({"track_id": names.fillna(songs["source"]).astype(str).to_numpy(),
-                         "genre": [checkpoint["classes"][i] for i in best],
+                         "genre": classifier.classes_[best],
                          "probability": probabilities.max(axis=1)})
 
 
@@ -88,12 +87,12 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     try:
-        checkpoint = load_checkpoint(args.checkpoint)
-        songs, failed = read_songs(args.inputs, needs_segments(checkpoint["feature_names"]))
+        classifier = GenreClassifier.load(args.checkpoint)
+        songs, failed = read_songs(args.inputs, needs_segments(classifier.feature_names_in_))
         for path, reason in failed:
             print(f"skipped {path}: {reason}", file=sys.stderr)
-        predictions = predict(checkpoint, songs)
-    except (CheckpointError, InputError, PreprocessError) as err:
+        predictions = predict(classifier, songs)
+    except (CheckpointError, InputError, songtable.TableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(format_predictions(predictions))

@@ -8,9 +8,10 @@ from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
 from threadpoolctl import threadpool_limits
 
 import evaluate
-import preprocess
+import scoring
+import songtable
 import train
-from test_preprocess import synthetic_songcsv
+from songs import synthetic_songcsv
 
 
 @pytest.fixture(autouse=True)
@@ -24,7 +25,7 @@ def one_thread():
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("evaluate")
     data = folder / "pre.csv"
-    preprocess.preprocess(synthetic_songcsv(n_songs=400)).to_csv(data, index=False)
+    songtable.clean(synthetic_songcsv(n_songs=400)).to_csv(data, index=False)
     assert train.main(["--data", str(data), "--out", str(folder / "run"), "--epochs", "30",
                        "--patience", "5"]) == 0
     return data, folder / "run" / "model.pt"
@@ -35,7 +36,7 @@ def test_scores_agree_with_scikit_learn():
     for _ in range(50):
         true = rng.integers(0, 6, 40)
         predicted = np.where(rng.random(40) < 0.5, true, rng.integers(0, 7, 40))
-        got = evaluate.scores(true, predicted)
+        got = scoring.scores(true, predicted)
         assert got["accuracy"] == pytest.approx(accuracy_score(true, predicted))
         assert got["macro_f1"] == pytest.approx(
             f1_score(true, predicted, average="macro", zero_division=0))
@@ -43,6 +44,8 @@ def test_scores_agree_with_scikit_learn():
             warnings.simplefilter("ignore", UserWarning)  # "y_pred contains classes not in y_true"
             expected = balanced_accuracy_score(true, predicted)
         assert got["balanced_accuracy"] == pytest.approx(expected)
+        names = np.array(["Jazz", "Pop_Rock", "Rap", "Soul", "Blues", "Latin", "Folk"])
+        assert scoring.scores(names[true], names[predicted]) == pytest.approx(got)  # or names
 
 
 def test_report_compares_mlp_with_baselines(trained, tmp_path, capsys):
@@ -50,25 +53,26 @@ def test_report_compares_mlp_with_baselines(trained, tmp_path, capsys):
     metrics = tmp_path / "metrics.json"
     figure = tmp_path / "confusion.png"
     assert evaluate.main(["--checkpoint", str(checkpoint), "--data", str(data),
-                          "--json", str(metrics), "--figure", str(figure)]) == 0
+                          "--json", str(metrics), "--figure", str(figure), "--soft-vote"]) == 0
     printed = capsys.readouterr().out
     for title in ("MLP", "majority class", "logistic regression", "HistGradientBoosting",
-                  "Pop_Rock", "precision"):
+                  evaluate.SOFT_VOTE_TITLE, "Pop_Rock", "precision"):
         assert title in printed
     assert figure.read_bytes()[:4] == b"\x89PNG"
 
     report = json.loads(metrics.read_text())
-    assert set(report) == {"model", "baselines", "n_test", "classes"}
+    assert set(report) == {"model", "soft_vote", "baselines", "n_test", "classes"}
     assert set(report["baselines"]) == {"majority", "logistic_regression",
                                         "hist_gradient_boosting"}
     assert set(report["model"]) == {"accuracy", "macro_f1", "balanced_accuracy"}
-    test = preprocess.read_table(data).query("split == 'test'")
+    test = songtable.read_table(data).query("split == 'test'")
     assert report["n_test"] == len(test)
     assert report["classes"] == ["Jazz", "Pop_Rock", "Rap"]
     majority_share = test["genre"].value_counts(normalize=True)["Pop_Rock"]
     assert report["baselines"]["majority"]["accuracy"] == pytest.approx(majority_share)
     # Genres are separable in the synthetic timbre: every learner beats the majority class.
     assert report["model"]["macro_f1"] > report["baselines"]["majority"]["macro_f1"] + 0.3
+    assert report["soft_vote"]["macro_f1"] > report["baselines"]["majority"]["macro_f1"] + 0.3
 
 
 def test_default_figure_goes_beside_the_checkpoint(trained, capsys):
@@ -86,6 +90,6 @@ def test_bad_checkpoint_and_mismatched_data_exit_2(trained, tmp_path, capsys):
     assert evaluate.main(["--checkpoint", str(not_a_checkpoint), "--data", str(data)]) == 2
     assert "not a checkpoint" in capsys.readouterr().err
     fewer = tmp_path / "fewer.csv"
-    preprocess.read_table(data).drop(columns="tempo").to_csv(fewer, index=False)
+    songtable.read_table(data).drop(columns="tempo").to_csv(fewer, index=False)
     assert evaluate.main(["--checkpoint", str(checkpoint), "--data", str(fewer)]) == 2
     assert "missing feature columns: tempo" in capsys.readouterr().err

@@ -1,123 +1,148 @@
-"""preprocess.py: what is dropped, what is kept, and an artist-disjoint stratified split."""
-import importlib.util
-from pathlib import Path
-
+"""preprocess.py and songtable: what is dropped, which columns are features, an artist-disjoint
+stratified split."""
 import numpy as np
 import pandas as pd
 import pytest
 
 import preprocess
-
-GENRE_SHARES = {"Pop_Rock": 0.6, "Rap": 0.25, "Jazz": 0.15}
-
-
-def synthetic_songcsv(n_songs=300, seed=0, songs_per_artist=5):
-    """A SongCSV-style table whose genres are learnable from timbre_mean_0..3.
-
-    Each artist sings one genre; year is missing for a third of the songs; danceability and
-    energy are 0 everywhere, as in the real data.
-    """
-    rng = np.random.default_rng(seed)
-    n_artists = n_songs // songs_per_artist
-    artist_genres = rng.choice(list(GENRE_SHARES), size=n_artists, p=list(GENRE_SHARES.values()))
-    artist = np.repeat(np.arange(n_artists), songs_per_artist)
-    genres = artist_genres[artist]
-    centres = {genre: rng.normal(0, 3, 4) for genre in GENRE_SHARES}
-    table = pd.DataFrame({
-        "track_id": [f"TR{i:016d}" for i in range(len(artist))],
-        "song_id": [f"SO{i:016d}" for i in range(len(artist))],
-        "artist_id": [f"AR{a:016d}" for a in artist],
-        "artist_name": [f"Artist {a}" for a in artist],
-        "title": [f"Song {i}" for i in range(len(artist))],
-        "year": np.where(rng.random(len(artist)) < 0.33, np.nan,
-                         rng.integers(1960, 2010, len(artist))),
-        "duration": rng.uniform(120, 400, len(artist)),
-        "tempo": rng.uniform(60, 180, len(artist)),
-        "danceability": 0.0,
-        "energy": 0.0,
-    })
-    for i in range(4):
-        table[f"timbre_mean_{i}"] = [centres[g][i] + rng.normal() for g in genres]
-    table["genre"] = genres
-    table["genre_source"] = "synthetic"
-    return table
+import songtable
+from songs import GENRE_SHARES, synthetic_songcsv
 
 
-def test_drops_unlabelled_duplicate_rare_constant_and_text(capsys):
+def test_drops_unlabelled_duplicate_rare_constant_and_text():
     raw = synthetic_songcsv()
     raw.loc[0, "genre"] = None
     raw = pd.concat([raw, raw.iloc[[5, 6]]], ignore_index=True)  # two duplicate songs
     raw.loc[len(raw)] = raw.iloc[7].to_dict() | {"track_id": "TRRARE", "song_id": "SORARE",
                                                 "artist_id": "ARRARE", "genre": "Polka"}
     notes = []
-    table = preprocess.preprocess(raw, min_per_genre=5, notes=notes)
+    table = songtable.clean(raw, min_per_genre=5, notes=notes)
 
     assert len(table) == 299  # 300 - unlabelled; duplicates and the lone Polka song gone
     assert table["track_id"].is_unique
     assert set(table["genre"]) == set(GENRE_SHARES)
-    features = preprocess.feature_names_of(table)
-    assert "danceability" not in features and "energy" not in features
-    assert not {"song_id", "artist_name", "title", "genre_source", "track_id", "artist_id"} \
-        & set(features)
-    assert {"year", "year_missing", "duration", "timbre_mean_0"} <= set(features)
-    assert (table["year_missing"] == table["year"].isna()).all()
+    assert songtable.feature_names_of(table) == ["year", "duration", "tempo"] + [
+        f"timbre_mean_{i}" for i in range(4)]
+    assert table["year"].isna().any()  # gaps stay: the classifier imputes and flags them
     text = "\n".join(notes)
     for reason in ("without a genre", "duplicate", "Polka (1)", "danceability, energy",
-                   "year"):
+                   "missing values", "(identifier or label): track_id, song_id, artist_id, genre",
+                   "(text): artist_name, title"):
         assert reason in text
+
+
+def test_every_numeric_column_of_a_foreign_table_is_a_feature():
+    """The MSD genre dataset (msd_genre_dataset.txt) has 30 numeric features of its own."""
+    rng = np.random.default_rng(1)
+    n = 200
+    foreign = pd.DataFrame({
+        "genre": rng.choice(["metal", "jazz and blues", "pop"], n),
+        "track_id": [f"TR{i:016d}" for i in range(n)],
+        "artist_name": [f"Artist {i % 40}" for i in range(n)], "title": [f"T{i}" for i in range(n)],
+        "loudness": rng.normal(-10, 3, n), "tempo": rng.uniform(60, 200, n),
+        "time_signature": rng.integers(1, 7, n), "key": rng.integers(0, 12, n),
+        "mode": rng.integers(0, 2, n), "duration": rng.uniform(100, 400, n),
+        **{f"avg_timbre{i}": rng.normal(size=n) for i in range(1, 13)},
+        **{f"var_timbre{i}": rng.gamma(2, size=n) for i in range(1, 13)},
+    })
+    notes = []
+    table = songtable.clean(foreign, notes=notes)
+    features = songtable.feature_names_of(table)
+    assert len(features) == 30 and {"avg_timbre12", "var_timbre1", "key"} <= set(features)
+    assert "track_id" not in features and "artist_name, title" in "\n".join(notes)
+
+
+@pytest.mark.parametrize("name", ["track_id", "song_id", "artist_id", "artist_mbid",
+                                  "artist_7digitalid", "track_7digitalid", "artist_playmeid",
+                                  "idx_segments_start", "shs_work", "Unnamed: 0", "id", "ID",
+                                  "trackId", "TrackID", "index", "song.id"])
+def test_identifiers_are_recognised(name):
+    assert songtable.is_identifier(name)
+
+
+@pytest.mark.parametrize("name", ["key", "mode", "tempo", "year", "duration", "loudness",
+                                  "avg_timbre1", "artist_latitude", "acid", "valid",
+                                  "timbre_mean_0", "segments_per_second"])
+def test_features_are_not_mistaken_for_identifiers(name):
+    assert not songtable.is_identifier(name)
+
+
+def test_features_and_exclude_choose_columns_by_pattern():
+    raw = synthetic_songcsv()
+    only = songtable.clean(raw, include=["timbre_*", "tempo"])
+    assert songtable.feature_names_of(only) == ["tempo"] + [f"timbre_mean_{i}" for i in range(4)]
+    without = songtable.clean(raw, exclude=["timbre_mean_[23]", "year"])
+    assert songtable.feature_names_of(without) == ["duration", "tempo", "timbre_mean_0",
+                                                   "timbre_mean_1"]
+    with pytest.raises(songtable.TableError, match="'pitch_\\*' matches no numeric feature"):
+        songtable.clean(raw, include=["pitch_*"])
 
 
 def test_split_is_artist_disjoint_stratified_and_seeded():
     raw = synthetic_songcsv(n_songs=600)
-    table = preprocess.preprocess(raw, seed=3)
+    table = songtable.clean(raw, seed=3)
     artists = {split: set(table.loc[table["split"] == split, "artist_id"])
-               for split in preprocess.SPLITS}
+               for split in songtable.SPLITS}
     assert not artists["train"] & artists["test"]
     assert not artists["train"] & artists["val"]
     assert not artists["val"] & artists["test"]
     shares = table["split"].value_counts(normalize=True)
     assert 0.6 < shares["train"] < 0.8 and 0.08 < shares["test"] < 0.22
-    counts = preprocess.split_counts(table)
-    assert (counts.loc[list(GENRE_SHARES), list(preprocess.SPLITS)] > 0).all().all()
+    counts = songtable.split_counts(table)
+    assert (counts.loc[list(GENRE_SHARES), list(songtable.SPLITS)] > 0).all().all()
 
-    again = preprocess.preprocess(raw, seed=3)
-    other = preprocess.preprocess(raw, seed=4)
+    again = songtable.clean(raw, seed=3)
+    other = songtable.clean(raw, seed=4)
     assert (again["split"] == table["split"]).all()
     assert (other["split"] != table["split"]).any()
 
 
 def test_without_artist_id_split_is_by_song():
-    table = preprocess.preprocess(synthetic_songcsv().drop(columns="artist_id"))
+    table = songtable.clean(synthetic_songcsv().drop(columns="artist_id"))
     assert "artist_id" not in table.columns
-    assert set(table["split"]) == set(preprocess.SPLITS)
+    assert set(table["split"]) == set(songtable.SPLITS)
 
 
-def test_cli_writes_table_and_prints_counts(tmp_path, capsys):
+def test_compact_lists_every_column_briefly():
+    names = ["year"] + [f"timbre_mean_{i}" for i in range(12)] + ["pitch_mean_0", "tempo"]
+    assert songtable.compact(names) == "year, timbre_mean_0…11, pitch_mean_0, tempo"
+
+
+def test_cli_writes_table_and_prints_counts_and_features(tmp_path, capsys):
     source, output = tmp_path / "SongCSV.csv", tmp_path / "out" / "pre.csv"
     synthetic_songcsv().to_csv(source, index=False)
-    assert preprocess.main(["--input", str(source), "--output", str(output)]) == 0
+    assert preprocess.main(["--input", str(source), "--output", str(output),
+                            "--exclude", "year"]) == 0
     printed = capsys.readouterr().out
     assert "danceability" in printed and "Pop_Rock" in printed and "train" in printed
+    assert "features (6): duration, tempo, timbre_mean_0…3" in printed
     written = pd.read_csv(output)
     assert list(written.columns[:4]) == ["track_id", "artist_id", "genre", "split"]
     assert len(written) == 300
     assert list(output.parent.iterdir()) == [output]  # no temporary left behind
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda t: t.drop(columns="genre"), "no 'genre' column"),
-    (lambda t: t.assign(genre="Rap"), "at least two genres"),
-    (lambda t: t[["track_id", "artist_id", "title", "genre"]], "no numeric feature column"),
-    (lambda t: t.assign(tempo="fast"), "'tempo' is not numeric"),
+@pytest.mark.parametrize("change, options, message", [
+    (lambda t: t.drop(columns="genre"), [], "no 'genre' column"),
+    (lambda t: t.assign(genre="Rap"), [], "at least two genres"),
+    (lambda t: t[["track_id", "artist_id", "title", "genre"]], [], "no numeric feature column"),
+    (lambda t: t, ["--features", "tempi"], "'tempi' matches no numeric feature column"),
 ])
-def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, change, message):
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, change, options, message):
     source = tmp_path / "SongCSV.csv"
     change(synthetic_songcsv()).to_csv(source, index=False)
     output = tmp_path / "pre.csv"
-    assert preprocess.main(["--input", str(source), "--output", str(output)]) == 2
+    assert preprocess.main(["--input", str(source), "--output", str(output), *options]) == 2
     error = capsys.readouterr().err
     assert message in error and len(error.strip().splitlines()) == 1
     assert not output.exists()
+
+
+def test_text_in_a_feature_column_makes_it_text_not_a_crash():
+    raw = synthetic_songcsv().assign(tempo="fast")
+    notes = []
+    assert "tempo" not in songtable.feature_names_of(songtable.clean(raw, notes=notes))
+    assert "not features (text): artist_name, title, tempo" in notes
 
 
 def test_cli_missing_file(tmp_path, capsys):
@@ -132,24 +157,3 @@ def test_cli_output_under_a_file_is_one_line_and_exit_2(tmp_path, capsys):
     assert preprocess.main(["--input", str(source), "--output", str(output)]) == 2
     error = capsys.readouterr().err
     assert f"{output}: cannot write it" in error and len(error.strip().splitlines()) == 1
-
-
-def load_real_benchmark():
-    """bench/real_benchmark.py as a module (bench/ is a folder of scripts, not a package)."""
-    path = Path(__file__).resolve().parents[1] / "bench" / "real_benchmark.py"
-    spec = importlib.util.spec_from_file_location("real_benchmark", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_real_benchmark_table(shared_data):
-    raw = load_real_benchmark().build_songcsv(shared_data)
-    assert len(raw) == 1136
-    table = preprocess.preprocess(raw)
-    assert len(table) == 1126 and table["genre"].nunique() == 11
-    features = preprocess.feature_names_of(table)
-    assert {"timbre_mean_11", "pitch_mean_0", "tempo"} <= set(features)
-    assert "danceability" not in features
-    train_artists = set(table.loc[table["split"] == "train", "artist_id"])
-    assert not train_artists & set(table.loc[table["split"] == "test", "artist_id"])

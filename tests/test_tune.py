@@ -1,120 +1,99 @@
-"""tune.py: cross-validated trials on train+val only, stored as they end, resumable, best.json."""
+"""tune.py: cross-validated trials on train+val rows only, kept in Optuna's storage, resumable,
+best.json for train.py."""
+import csv
 import json
 import sys
 
 import pytest
 
-import model
-import preprocess
+import songtable
 import train
 import tune
-from test_preprocess import synthetic_songcsv
+from model import GenreClassifier
+from songs import synthetic_songcsv
 
-TINY = train.TrainConfig(epochs=6, patience=3)
-SCORED = ("trial", *tune.SPACE, "macro_f1", "accuracy", "epochs")
+optuna = pytest.importorskip("optuna", reason="Optuna (optional extra) is not installed")
+
+TINY = ["--trials", "2", "--folds", "2", "--epochs", "6", "--patience", "3"]
 
 
 @pytest.fixture(scope="module")
-def table():
-    return preprocess.preprocess(synthetic_songcsv(n_songs=200))
+def data(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tune") / "pre.csv"
+    songtable.clean(synthetic_songcsv(n_songs=200)).to_csv(path, index=False)
+    return path
 
 
-def run_search(table, out, trials, **options):
-    options = {"folds": 2, "workers": 1, "base": TINY, "progress": False, **options}
-    return tune.search(table, out, trials, **options)
+def read_trials(out):
+    with open(out / "trials.csv", newline="") as stream:
+        return list(csv.DictReader(stream))
 
 
-def scored(finished):
-    return {number: {name: row[name] for name in SCORED} for number, row in finished.items()}
-
-
-def test_cli_search_in_two_processes_writes_trials_and_a_train_config(table, tmp_path, capsys):
-    data = tmp_path / "pre.csv"
-    table.to_csv(data, index=False)
+def test_search_writes_trials_and_a_train_config(data, tmp_path, capsys):
     out = tmp_path / "tune"
-    assert tune.main(["--data", str(data), "--trials", "3", "--folds", "2", "--epochs", "6",
-                      "--patience", "3", "--workers", "2", "--out", str(out)]) == 0
+    assert tune.main(["--data", str(data), "--out", str(out), *TINY, "--trials", "3"]) == 0
     printed = capsys.readouterr().out
-    assert "best by macro-F1" in printed and "class_weight_power" in printed
-    finished = tune.read_trials(out / "trials.csv")
-    assert sorted(finished) == [0, 1, 2]
-    assert all(0 <= row["macro_f1"] <= 1 for row in finished.values())
-    best = max(finished.values(), key=lambda row: row["macro_f1"])
+    assert "best by macro_f1" in printed and "class_weight_power" in printed
+    trials = read_trials(out)
+    assert [row["trial"] for row in trials] == ["0", "1", "2"]
+    assert all(0 <= float(row["macro_f1"]) <= 1 for row in trials)
+    best = max(trials, key=lambda row: float(row["macro_f1"]))
     config = json.loads((out / "best.json").read_text())
-    assert config["lr"] == pytest.approx(best["lr"], rel=1e-5)
-    assert config["hidden"] == list(best["hidden"])
+    assert config["lr"] == pytest.approx(float(best["lr"]))
+    assert config["hidden"] == [int(width) for width in best["hidden"].split("-")]
 
     run = tmp_path / "run"
     assert train.main(["--data", str(data), "--out", str(run), "--config",
                        str(out / "best.json"), "--epochs", "3"]) == 0
-    settings = model.load_checkpoint(run / "model.pt")["config"]
-    assert settings["hidden"] == list(best["hidden"]) and settings["epochs"] == 3
-    assert settings["batch_size"] == best["batch_size"]
+    classifier = GenreClassifier.load(run / "model.pt")
+    assert list(classifier.hidden) == config["hidden"] and classifier.epochs == 3
+    assert classifier.batch_size == int(best["batch_size"])
 
 
-def test_test_rows_never_shape_a_score(table, tmp_path):
+def test_test_rows_never_shape_a_score(data, tmp_path):
+    table = songtable.read_table(data)
     garbled = table.copy()
     test = garbled["split"] == "test"
     garbled.loc[test, "timbre_mean_0"] = 1e6
     garbled.loc[test, "genre"] = "Jazz"
-    assert scored(run_search(table, tmp_path / "a", 2)) == scored(
-        run_search(garbled, tmp_path / "b", 2))
+    garbled_path = tmp_path / "garbled.csv"
+    garbled.to_csv(garbled_path, index=False)
+    found = []
+    for path, out in ((data, tmp_path / "a"), (garbled_path, tmp_path / "b")):
+        assert tune.main(["--data", str(path), "--out", str(out), *TINY]) == 0
+        found.append([{key: row[key] for key in row if key != "seconds"}
+                      for row in read_trials(out)])
+    assert found[0] == found[1]
 
 
-def test_killed_search_resumes_with_the_same_remaining_trials(table, tmp_path):
-    whole = run_search(table, tmp_path / "whole", 3)
-    out = tmp_path / "resumed"
-    run_search(table, out, 2)
-    with open(out / "trials.csv", "a") as stream:
-        stream.write("2,0.01,0.9")  # the line a kill cut short
-    resumed = run_search(table, out, 3)
-    assert scored(resumed) == scored(whole)
-    assert len(tune.read_trials(out / "trials.csv")) == 3
+def test_a_search_continues_up_to_its_trials(data, tmp_path, capsys):
+    out = tmp_path / "tune"
+    assert tune.main(["--data", str(data), "--out", str(out), *TINY]) == 0
+    first = read_trials(out)
+    assert tune.main(["--data", str(data), "--out", str(out), *TINY, "--trials", "3"]) == 0
+    resumed = read_trials(out)
+    assert len(resumed) == 3 and resumed[:2] == first  # the finished trials were kept
+    assert "3 trials" in capsys.readouterr().out
 
 
-def test_proposals_depend_on_seed_and_number_only():
-    assert tune.random_trial(7, seed=1) == tune.random_trial(7, seed=1)
-    assert tune.random_trial(7, seed=1) != tune.random_trial(8, seed=1)
-    points = [tune.grid_trial(number, seed=0) for number in range(20)]
-    assert len({json.dumps(point, sort_keys=True) for point in points}) == 20
-    assert all(point["hidden"] in tune.SPACE["hidden"].grid for point in points)
+@pytest.mark.parametrize("method", ["grid", "bayes"])
+def test_grid_and_bayes_methods(method, data, tmp_path):
+    out = tmp_path / method
+    assert tune.main(["--data", str(data), "--out", str(out), *TINY, "--method", method]) == 0
+    trials = read_trials(out)
+    assert len(trials) == 2
+    if method == "grid":
+        assert all(float(row["lr"]) in tune.SPACE["lr"][0] for row in trials)
 
 
-def test_other_settings_in_the_same_folder_exit_2(table, tmp_path, capsys):
-    data = tmp_path / "pre.csv"
-    table.to_csv(data, index=False)
-    common = ["--data", str(data), "--trials", "1", "--epochs", "2", "--workers", "1",
-              "--out", str(tmp_path / "tune")]
-    assert tune.main(common + ["--folds", "2"]) == 0
+def test_other_settings_in_the_same_folder_exit_2(data, tmp_path, capsys):
+    common = ["--data", str(data), "--out", str(tmp_path / "tune"), *TINY]
+    assert tune.main(common) == 0
     assert tune.main(common + ["--folds", "3"]) == 2
     assert "other settings (folds)" in capsys.readouterr().err
 
 
-def test_bayes_without_optuna_says_how_to_install(tmp_path, capsys, monkeypatch):
+def test_without_optuna_it_says_how_to_install(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)  # what an install without the extra has
-    assert tune.main(["--method", "bayes", "--out", str(tmp_path / "t")]) == 2
-    assert "pip install optuna" in capsys.readouterr().err
-
-
-def test_bayes_search_with_optuna(table, tmp_path):
-    pytest.importorskip("optuna", reason="Optuna (optional extra) is not installed")
-    finished = run_search(table, tmp_path / "bayes", 3, method="bayes")
-    assert sorted(finished) == [0, 1, 2]
-    resumed = run_search(table, tmp_path / "bayes", 4, method="bayes")
-    assert scored(resumed)[1] == scored(finished)[1] and 3 in resumed
-
-
-def test_songs_without_an_artist_id_are_folded_as_their_own_artists(table):
-    unknown = table.copy()
-    unknown.loc[::7, "artist_id"] = None
-    splits = tune.folds_of(unknown, 2, 0.15, seed=0)
-    assert len(splits) == 2
-    assert all(set(split) == {"train", "val", "test"} for split in splits)
-
-
-def test_a_run_folder_with_a_damaged_search_record_is_refused(table, tmp_path):
-    out = tmp_path / "tune"
-    out.mkdir()
-    (out / tune.SETTINGS_FILE).write_text("[1")
-    with pytest.raises(tune.TuneError, match="not a search record"):
-        run_search(table, out, 1)
+    assert tune.main(["--out", str(tmp_path / "t")]) == 2
+    assert "pip install -r requirements-tune.txt" in capsys.readouterr().err

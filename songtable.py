@@ -1,0 +1,314 @@
+"""Song tables: reading SongCSV-style CSVs, cleaning them into a training table, splits and folds.
+
+Usage:
+    import songtable
+    table = songtable.clean(songtable.read_csv("data/SongCSV.csv"))    # what preprocess.py does
+    features, genres, artists = songtable.split_rows(table, "train")
+
+A training table (preprocessed_data.csv) holds ``track_id`` and ``artist_id`` (for tracing rows
+back and grouping by artist; never features), ``genre``, ``split`` (train/val/test) and the
+numeric feature columns, gaps left empty (the classifier imputes them from the train rows).
+"""
+import fnmatch
+import re
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import StratifiedGroupKFold
+
+from dataset.errors import first_line
+
+LABEL = "genre"
+SPLIT = "split"
+SPLITS = ("train", "val", "test")
+TRACE_COLUMNS = ("track_id", "artist_id")
+# Text that describes a label rather than the song: never a feature, even when numeric.
+LABEL_COLUMNS = (LABEL, "genre_source", "tags", SPLIT)
+# Identifiers: *_id / *Id / id, MSD's *_7digitalid, *_playmeid, *_mbid, idx_* index fields,
+# SecondHandSongs' shs_* clique numbers, and pandas' leftover "Unnamed: 0" index.
+IDENTIFIER = re.compile(r"(^|[^a-z])(id|ids|idx|index|mbid|uuid|guid)$|(?-i:[a-z0-9]I[dD])$"
+                        r"|7digitalid$|playmeid$|^idx_|^shs_|^unnamed: ?\d+$", re.IGNORECASE)
+
+
+class TableError(Exception):
+    """A table that cannot be used: unreadable, no genre, too few genres or songs, no feature."""
+
+
+def read_csv(path):
+    """A CSV as a DataFrame, identifiers and labels as text; TableError when it cannot be read."""
+    path = Path(path)
+    if not path.is_file():
+        raise TableError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
+    # Identifiers and names are text even when they look like numbers.
+    text = {name: "string" for name in TRACE_COLUMNS + LABEL_COLUMNS
+            + ("song_id", "artist_name", "title", "release")}
+    try:
+        return pd.read_csv(path, dtype=text, low_memory=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
+            ValueError) as err:
+        raise TableError(f"{path}: not a readable CSV ({first_line(err)})") from None
+
+
+def read_table(path):
+    """A training table written by preprocess.py; TableError without genre, split or features."""
+    table = read_csv(path)
+    missing = [name for name in (LABEL, SPLIT) if name not in table.columns]
+    if missing:
+        raise TableError(f"{path}: no {' or '.join(missing)} column: "
+                         "is it the output of preprocess.py?")
+    if not feature_names_of(table):
+        raise TableError(f"{path}: no feature column")
+    return table
+
+
+def is_identifier(name):
+    """Whether a column name looks like an identifier (track_id, artistId, artist_mbid, ...)."""
+    return bool(IDENTIFIER.search(str(name)))
+
+
+def candidate_features(df):
+    """Columns of ``df`` that can be features: numeric, not an identifier, trace or label column.
+
+    Returns (features, others) where ``others`` maps each other column to why it is not one.
+    """
+    found, others = [], {}
+    for name in df.columns:
+        if name in TRACE_COLUMNS or name in LABEL_COLUMNS or is_identifier(name):
+            others[name] = "identifier or label"
+        elif _as_numbers(df[name]) is None:
+            others[name] = "text"
+        else:
+            found.append(name)
+    return found, others
+
+
+def choose_features(df, include=None, exclude=None):
+    """(feature columns, notes): every candidate feature, or those matching ``include``'s shell
+    patterns, minus those matching ``exclude``'s. TableError for a pattern that matches none."""
+    found, others = candidate_features(df)
+    notes = []
+    for reason in ("identifier or label", "text"):
+        named = [name for name, why in others.items() if why == reason]
+        if named:
+            notes.append(f"not features ({reason}): {summarise(named, limit=12)}")
+    for patterns, keep in ((include, True), (exclude, False)):
+        for pattern in patterns or ():
+            if not fnmatch.filter(found, pattern):
+                raise TableError(f"{pattern!r} matches no numeric feature column (candidates: "
+                                 f"{summarise(found)})")
+        if patterns:
+            found = [name for name in found
+                     if any(fnmatch.fnmatchcase(name, p) for p in patterns) == keep]
+    if not found:
+        raise TableError("no numeric feature column")
+    return found, notes
+
+
+def clean(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed=0, include=None,
+          exclude=None, notes=None):
+    """The training table of a SongCSV-style DataFrame (see module docstring).
+
+    Drops rows without a genre, duplicate songs (same track_id or song_id), genres with fewer
+    than ``min_per_genre`` songs and constant columns; features are chosen by
+    ``choose_features``. When ``notes`` is a list, a line per decision is appended to it.
+    """
+    notes = [] if notes is None else notes
+    if LABEL not in df.columns:
+        raise TableError(f"no {LABEL!r} column (columns: {summarise(map(str, df.columns))})")
+    df = _drop_unlabelled(df, notes)
+    df = _drop_duplicates(df, notes)
+    df = _drop_rare_genres(df, min_per_genre, notes)
+    names, feature_notes = choose_features(df, include, exclude)
+    notes += feature_notes
+    numeric = numeric_features(df, names)
+    constant = [name for name in names if numeric[name].nunique(dropna=False) <= 1]
+    if constant:
+        notes.append(f"dropped constant columns: {summarise(constant)}")
+    numeric = numeric.drop(columns=constant)
+    if numeric.empty:
+        raise TableError("no feature column varies across the songs")
+    gappy = [name for name in numeric.columns if numeric[name].isna().any()]
+    if gappy:
+        notes.append(f"{len(gappy)} feature columns have missing values (imputed with the train "
+                     "mean, and flagged to the classifier): " + summarise(gappy))
+    trace = [name for name in TRACE_COLUMNS if name in df.columns]
+    table = pd.concat([df[trace + [LABEL]], numeric], axis=1).reset_index(drop=True)
+    table.insert(len(trace) + 1, SPLIT, assign_splits(
+        table[LABEL].to_numpy(), artist_groups(table), val_fraction, test_fraction, seed))
+    return _drop_genres_missing_from_train(table, notes)
+
+
+def numeric_features(df, names):
+    """Columns ``names`` of ``df`` as float64; TableError naming absent or non-numeric ones."""
+    absent = [name for name in names if name not in df.columns]
+    if absent:
+        raise TableError(f"missing feature columns: {summarise(absent)}")
+    columns = {}
+    for name in names:
+        columns[name] = _as_numbers(df[name])
+        if columns[name] is None:
+            bad = df[name][pd.to_numeric(df[name].astype("object"), errors="coerce").isna()
+                           & df[name].notna()]
+            raise TableError(f"column {name!r} is not numeric (e.g. {bad.iloc[0]!r})")
+    return pd.DataFrame(columns, index=df.index)
+
+
+def feature_names_of(table):
+    """The feature columns of a training table: everything but trace, label and split."""
+    return [name for name in table.columns if name not in TRACE_COLUMNS + LABEL_COLUMNS]
+
+
+def split_rows(table, split=None):
+    """(features DataFrame, genres array, artist groups) of the rows of ``split`` (None: all)."""
+    rows = table if split is None else table[table[SPLIT] == split]
+    features = numeric_features(rows, feature_names_of(table))
+    return features, rows[LABEL].to_numpy(dtype=object), artist_groups(rows)
+
+
+def artist_groups(table):
+    """The artist id of each row as a group label; a row without one is its own group.
+
+    Without an artist_id column every row is its own group (songs are then split one by one).
+    """
+    if "artist_id" not in table.columns:
+        return np.array([f"__row{i}" for i in range(len(table))], dtype=object)
+    artists = table["artist_id"].astype("object").to_numpy(copy=True)
+    unknown = pd.isna(artists)
+    artists[unknown] = [f"__row{i}" for i in np.flatnonzero(unknown)]
+    return artists
+
+
+def folds(n_folds, seed):
+    """The project's cross-validation: stratified by genre, grouped by artist, shuffled."""
+    return StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+
+
+def holdout_mask(genres, groups, fraction, seed):
+    """A stratified, group-disjoint holdout of about ``fraction`` of the rows (1/round(1/fraction)).
+
+    Groups are kept whole, so the fraction is met in expectation, not exactly.
+    """
+    with warnings.catch_warnings():
+        # Genres with fewer songs than folds are expected; they just miss some splits.
+        warnings.simplefilter("ignore", UserWarning)
+        try:
+            _, held = next(folds(max(2, round(1 / fraction)), seed).split(
+                np.zeros(len(genres)), genres, groups))
+        except ValueError as err:
+            raise TableError(f"too few artists to hold out {fraction:.0%} of them "
+                             f"({err})") from None
+    mask = np.zeros(len(genres), dtype=bool)
+    mask[held] = True
+    return mask
+
+
+def assign_splits(genres, groups, val_fraction, test_fraction, seed):
+    """'train'/'val'/'test' per row, stratified by genre, rows sharing a group kept together."""
+    if not (0 < val_fraction < 1 and 0 < test_fraction < 1 and val_fraction + test_fraction < 1):
+        raise TableError("--val-fraction and --test-fraction must be in (0, 1) with a sum < 1")
+    splits = np.full(len(genres), "train", dtype=object)
+    test = holdout_mask(genres, groups, test_fraction, seed)
+    rest = np.flatnonzero(~test)
+    val = holdout_mask(genres[rest], groups[rest], val_fraction / (1 - test_fraction), seed)
+    splits[test] = "test"
+    splits[rest[val]] = "val"
+    return splits
+
+
+def split_counts(table):
+    """Songs per genre (rows) and split (columns), with totals."""
+    counts = pd.crosstab(table[LABEL], table[SPLIT]).reindex(columns=list(SPLITS), fill_value=0)
+    counts["all"] = counts.sum(axis=1)
+    counts.loc["all"] = counts.sum(axis=0)
+    return counts
+
+
+def summarise(names, limit=8):
+    """Names joined by commas, the first ``limit`` of them and a count when there are more."""
+    names = [str(name) for name in names]
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "")
+
+
+def compact(names):
+    """All of ``names``, runs like timbre_mean_0, ..., timbre_mean_11 shown as timbre_mean_0…11."""
+    parts, run = [], []
+    for name in map(str, names):
+        match = re.fullmatch(r"(.*?)(\d+)", name)
+        key = (match[1], int(match[2])) if match else None
+        if run and key and run[-1][0] == key[0] and run[-1][1] + 1 == key[1]:
+            run.append(key)
+            continue
+        parts.append(_run_text(run))
+        run = [key] if key else []
+        if not key:
+            parts.append(name)
+    parts.append(_run_text(run))
+    return ", ".join(part for part in parts if part)
+
+
+def _run_text(run):
+    if not run:
+        return ""
+    (prefix, first), (_, last) = run[0], run[-1]
+    return f"{prefix}{first}" if first == last else f"{prefix}{first}…{last}"
+
+
+def _as_numbers(column):
+    """A column as float64, or None when it holds text that is not a number."""
+    if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
+        return column.astype("float64")
+    numbers = pd.to_numeric(column.astype("object"), errors="coerce")
+    if (numbers.isna() & column.notna()).any():
+        return None
+    return numbers.astype("float64")
+
+
+def _drop_unlabelled(df, notes):
+    genre = df[LABEL].astype("string").str.strip()
+    labelled = genre.notna() & (genre != "")
+    if not labelled.all():
+        notes.append(f"dropped {(~labelled).sum()} rows without a genre")
+    df = df[labelled].copy()
+    df[LABEL] = genre[labelled]
+    return df
+
+
+def _drop_duplicates(df, notes):
+    # One recording can appear under several track_ids; song_id names the song itself.
+    for key in ("track_id", "song_id"):
+        if key in df.columns:
+            duplicate = df[key].notna() & df.duplicated(key)
+            if duplicate.any():
+                notes.append(f"dropped {duplicate.sum()} duplicate songs (same {key})")
+                df = df[~duplicate]
+    return df
+
+
+def _drop_rare_genres(df, min_per_genre, notes):
+    counts = df[LABEL].value_counts()
+    rare = counts[counts < min_per_genre]
+    if len(rare):
+        notes.append(f"dropped {len(rare)} genres with fewer than {min_per_genre} songs: "
+                     + ", ".join(f"{genre} ({n})" for genre, n in rare.items()))
+    kept = counts.index[counts >= min_per_genre]
+    if len(kept) < 2:
+        found = ", ".join(f"{genre} ({n})" for genre, n in counts.items()) or "none"
+        raise TableError(f"need at least two genres with {min_per_genre} or more songs; "
+                         f"found: {found}")
+    return df[df[LABEL].isin(kept)]
+
+
+def _drop_genres_missing_from_train(table, notes):
+    in_train = set(table.loc[table[SPLIT] == "train", LABEL])
+    orphans = sorted(set(table[LABEL]) - in_train)
+    if orphans:
+        notes.append("dropped genres whose artists all fell outside the train split: "
+                     + ", ".join(orphans))
+        table = table[table[LABEL].isin(in_train)].reset_index(drop=True)
+    if table[LABEL].nunique() < 2:
+        raise TableError("fewer than two genres left in the train split: lower "
+                         "--min-per-genre's bar or add songs")
+    return table

@@ -1,0 +1,236 @@
+"""model.GenreClassifier: a scikit-learn estimator that learns genres, reproducibly, and keeps a
+self-contained checkpoint."""
+import numpy as np
+import pytest
+import torch
+from sklearn.base import clone
+from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
+from sklearn.model_selection import RandomizedSearchCV, StratifiedGroupKFold, cross_validate
+from threadpoolctl import threadpool_limits
+
+import scoring
+import songtable
+from model import (CHECKPOINT_KEYS, CheckpointError, GenreClassifier, GenreMLP, SettingError,
+                   class_weights, correct_prior)
+from songs import synthetic_songcsv
+
+FAST = {"epochs": 30, "patience": 5, "hidden": (32, 16, 8)}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Gradient boosting's OpenMP threads crawl when the CI machine's two cores are busy."""
+    with threadpool_limits(limits=1):
+        yield
+
+
+@pytest.fixture(scope="module")
+def table():
+    return songtable.clean(synthetic_songcsv(n_songs=400))
+
+
+@pytest.fixture(scope="module")
+def rows(table):
+    return {split: songtable.split_rows(table, split) for split in songtable.SPLITS}
+
+
+@pytest.fixture(scope="module")
+def fitted(rows):
+    features, genres, artists = rows["train"]
+    return GenreClassifier(**FAST, seed=1).fit(features, genres, groups=artists,
+                                                eval_set=rows["val"][:2])
+
+
+def test_default_network_is_four_linear_layers_sized_by_data():
+    network = GenreMLP(n_features=7, n_classes=3)
+    linear = [layer for layer in network.modules() if isinstance(layer, torch.nn.Linear)]
+    assert [(layer.in_features, layer.out_features) for layer in linear] == [
+        (7, 128), (128, 64), (64, 32), (32, 3)]
+    assert not any(isinstance(layer, torch.nn.Dropout) for layer in network.modules())
+    with_dropout = GenreMLP(7, 3, hidden=(16, 8, 4), dropout=0.3)
+    assert sum(isinstance(layer, torch.nn.Dropout) for layer in with_dropout.modules()) == 3
+    assert len(GenreClassifier().hidden) == 3  # the default classifier is four layers too
+
+
+def test_learns_genres_and_knows_its_inputs(fitted, rows):
+    features, genres, _ = rows["test"]
+    assert list(fitted.classes_) == ["Jazz", "Pop_Rock", "Rap"]
+    assert list(fitted.feature_names_in_) == list(features.columns)
+    probabilities = fitted.predict_proba(features)
+    assert probabilities.shape == (len(genres), 3)
+    assert probabilities.sum(axis=1) == pytest.approx(np.ones(len(genres)), abs=1e-5)
+    assert fitted.score(features, genres) > 0.8  # genres are separable in the synthetic timbre
+    # year has gaps: it gets a missing-value flag input, the network one input more.
+    assert list(fitted.feature_names_in_[fitted.missing_columns_]) == ["year"]
+    assert fitted.networks_[0].net[0].in_features == len(features.columns) + 1
+
+
+def test_early_stopping_keeps_the_best_epoch(fitted, rows):
+    history = fitted.history_
+    best = min(history, key=lambda row: row["val_loss"])
+    assert fitted.metrics_["best_epochs"] == [best["epoch"]]
+    assert len(history) <= best["epoch"] + FAST["patience"]
+    features, genres, _ = rows["val"]
+    # The kept weights reproduce the best epoch's validation accuracy.
+    assert np.mean(fitted.predict(features) == genres) == pytest.approx(best["val_accuracy"])
+
+
+def test_standardisation_comes_from_the_training_rows_only(rows):
+    features, genres, _ = rows["train"]
+    val_features, val_genres, _ = rows["val"]
+    settings = {**FAST, "epochs": 2}
+    first = GenreClassifier(**settings).fit(features, genres, eval_set=(val_features, val_genres))
+    shifted = val_features.assign(tempo=1e6)
+    second = GenreClassifier(**settings).fit(features, genres, eval_set=(shifted, val_genres))
+    assert torch.equal(first.mean_, second.mean_) and torch.equal(first.std_, second.std_)
+    assert first.mean_[:len(features.columns)].numpy() == pytest.approx(
+        features.mean().to_numpy(), rel=1e-5)
+
+
+def test_same_seed_same_numbers_other_seed_other_numbers(fitted, rows):
+    features, genres, artists = rows["train"]
+
+    def fit(seed, **settings):
+        return GenreClassifier(**{**FAST, **settings}, seed=seed).fit(
+            features, genres, groups=artists, eval_set=rows["val"][:2])
+
+    again, other = fit(1), fit(2)
+    losses = [[row["train_loss"], row["val_loss"]] for row in fitted.history_]
+    assert [[row["train_loss"], row["val_loss"]] for row in again.history_] == losses
+    assert [[row["train_loss"], row["val_loss"]] for row in other.history_] != losses
+    assert np.array_equal(again.predict_proba(rows["test"][0]),
+                          fitted.predict_proba(rows["test"][0]))
+    noisy, noisy_again = fit(1, input_noise=0.5), fit(1, input_noise=0.5)
+    assert noisy.history_ == [{**row, "seconds": noisy.history_[i]["seconds"]}
+                              for i, row in enumerate(noisy_again.history_)]
+    assert [row["train_loss"] for row in noisy.history_] != [row["train_loss"] for row in
+                                                              fitted.history_]
+
+
+def test_without_a_validation_set_whole_artists_are_held_out(table):
+    features, genres, artists = songtable.split_rows(table, "train")
+    classifier = GenreClassifier(**FAST, validation_fraction=0.2).fit(features, genres,
+                                                                      groups=artists)
+    held = classifier.metrics_["n_val"]
+    assert classifier.metrics_["n_train"] + held == len(genres)
+    assert 0.1 * len(genres) < held < 0.3 * len(genres)
+    assert held % 5 == 0  # five songs per artist: artists are held out whole
+
+
+def test_save_and_load_give_the_same_predictions(fitted, rows, tmp_path):
+    path = tmp_path / "run" / "model.pt"
+    fitted.save(path)
+    checkpoint = torch.load(path, weights_only=True)  # plain tensors and Python values
+    assert set(CHECKPOINT_KEYS) <= set(checkpoint)
+    assert checkpoint["classes"] == ["Jazz", "Pop_Rock", "Rap"]
+    assert checkpoint["config"]["seed"] == 1 and checkpoint["config"]["hidden"] == [32, 16, 8]
+    loaded = GenreClassifier.load(path)
+    assert loaded.get_params() == fitted.get_params()
+    features = rows["test"][0]
+    assert np.array_equal(loaded.predict_proba(features), fitted.predict_proba(features))
+    assert list(path.parent.iterdir()) == [path]  # no temporary left behind
+
+
+def test_foreign_and_older_checkpoints_are_refused(fitted, tmp_path):
+    (tmp_path / "text.pt").write_text("hello")
+    with pytest.raises(CheckpointError, match="not a checkpoint"):
+        GenreClassifier.load(tmp_path / "text.pt")
+    with pytest.raises(CheckpointError, match="no such checkpoint"):
+        GenreClassifier.load(tmp_path / "none.pt")
+    fitted.save(tmp_path / "model.pt")
+    old = torch.load(tmp_path / "model.pt", weights_only=True)
+    del old["missing_columns"]
+    torch.save(old, tmp_path / "old.pt")
+    with pytest.raises(CheckpointError, match="older train.py .* train it again"):
+        GenreClassifier.load(tmp_path / "old.pt")
+
+
+def test_ensemble_averages_its_networks_and_its_first_is_the_single_network(fitted, rows):
+    features, genres, artists = rows["train"]
+    ensemble = GenreClassifier(**FAST, seed=1, ensemble=3).fit(
+        features, genres, groups=artists, eval_set=rows["val"][:2])
+    assert len(ensemble.networks_) == 3
+    assert {row["member"] for row in ensemble.history_} == {0, 1, 2}
+    first = fitted.networks_[0].state_dict()
+    assert all(torch.equal(first[name], ensemble.networks_[0].state_dict()[name])
+               for name in first)
+    assert not torch.equal(ensemble.networks_[0].net[0].weight, ensemble.networks_[1].net[0].weight)
+    test = rows["test"][0]
+    members = []
+    for network in ensemble.networks_:
+        single = clone(ensemble).set_params(prior_correction=0.0)
+        vars(single).update({key: value for key, value in vars(ensemble).items()
+                             if key.endswith("_")}, networks_=[network])
+        members.append(single.predict_proba(test))
+    expected = correct_prior(torch.tensor(np.mean(members, axis=0)), ensemble.class_prior_,
+                             ensemble.prior_correction * ensemble.class_weight_power)
+    assert ensemble.predict_proba(test) == pytest.approx(expected.numpy(), abs=1e-6)
+
+
+def test_bootstrap_networks_see_other_rows(rows):
+    features, genres, artists = rows["train"]
+    settings = {"epochs": 3, "hidden": (8,), "ensemble": 2, "seed": 4}
+    plain = GenreClassifier(**settings).fit(features, genres, eval_set=rows["val"][:2])
+    resampled = GenreClassifier(**settings, bootstrap=True).fit(features, genres,
+                                                                eval_set=rows["val"][:2])
+    assert not torch.equal(plain.networks_[0].net[0].weight, resampled.networks_[0].net[0].weight)
+
+
+def test_prior_correction_moves_predictions_towards_common_genres(fitted, rows):
+    features = rows["test"][0]
+    pop_rock = [np.sum(fitted.set_params(prior_correction=share).predict(features) == "Pop_Rock")
+                for share in (0.0, 0.5, 1.0)]
+    fitted.set_params(prior_correction=GenreClassifier().prior_correction)
+    assert pop_rock == sorted(pop_rock)
+    probabilities = torch.tensor([[0.5, 0.5], [0.3, 0.7]])
+    prior = torch.tensor([0.8, 0.2])
+    assert torch.equal(correct_prior(probabilities, prior, 0.0), probabilities)
+    assert correct_prior(probabilities, prior, 1.0)[0].tolist() == pytest.approx([0.8, 0.2])
+
+
+def test_class_weights_balance_genres():
+    shares = torch.tensor([0.6, 0.3, 0.1])
+    assert class_weights(shares).tolist() == pytest.approx([10 / 18, 10 / 9, 10 / 3])
+    assert class_weights(shares, power=0.0).tolist() == pytest.approx([1, 1, 1])
+
+
+@pytest.mark.parametrize("setting, name", [({"lr": 0.0}, "lr"), ({"dropout": 1.0}, "dropout"),
+                                           ({"hidden": ()}, "hidden"), ({"epochs": 0}, "epochs"),
+                                           ({"input_noise": float("nan")}, "input_noise"),
+                                           ({"prior_correction": 1.5}, "prior_correction"),
+                                           ({"device": "foo"}, "device")])
+def test_settings_out_of_range_are_named(setting, name, rows):
+    with pytest.raises(SettingError) as error:
+        GenreClassifier(**setting).fit(*rows["train"][:2])
+    assert error.value.name == name
+
+
+def test_works_in_cross_validate_with_artist_grouped_folds(table):
+    features, genres, artists = songtable.split_rows(table)
+    found = cross_validate(GenreClassifier(**FAST), features, genres, groups=artists,
+                           cv=StratifiedGroupKFold(3), scoring=scoring.scorer,
+                           params={"groups": artists})
+    assert len(found["test_macro_f1"]) == 3 and min(found["test_accuracy"]) > 0.8
+    folds = scoring.cross_validated(GenreClassifier(**FAST), features, genres, artists,
+                                    n_folds=3, seeds=(0, 1))
+    assert len(folds) == 6 and all(fold["macro_f1"] > 0.6 for fold in folds)
+
+
+def test_works_in_a_randomized_search(table):
+    features, genres, artists = songtable.split_rows(table)
+    search = RandomizedSearchCV(GenreClassifier(epochs=10, patience=3),
+                                {"hidden": [(16,), (32, 16, 8)], "lr": [0.01, 0.03]},
+                                n_iter=3, cv=StratifiedGroupKFold(2), random_state=0)
+    search.fit(features, genres, groups=artists)
+    assert search.best_params_["hidden"] in [(16,), (32, 16, 8)]
+    assert search.best_estimator_.predict(features.head(3)).shape == (3,)
+
+
+def test_works_in_a_soft_voting_ensemble_with_gradient_boosting(rows):
+    features, genres, _ = rows["train"]
+    vote = VotingClassifier([("mlp", GenreClassifier(**FAST)),
+                             ("hgb", HistGradientBoostingClassifier(max_iter=20))], voting="soft")
+    vote.fit(features, genres)
+    test_features, test_genres, _ = rows["test"]
+    assert set(vote.predict(test_features)) <= {"Jazz", "Pop_Rock", "Rap"}
+    assert vote.score(test_features, test_genres) > 0.8
