@@ -4,12 +4,22 @@ Usage:
     from dataset import features, hdf5_getters
     with hdf5_getters.open_h5_file_read(path) as h5:
         row = features.song_features(h5, songidx=0)   # dict keyed by features.columns()
+    features.FAMILIES["timbre_covariance"]             # the columns of one segment family
+    features.family_of("timbre_cov_0_1")               # -> "timbre_covariance"
+    features.columns(families=["timbre_stats"])        # identity, song-level and chosen families
 
 ``song_features`` is the only place a feature is computed. Missing values are ``None`` (year 0,
-empty strings) or NaN (unknown floats, statistics of a song without segments); the CSV writer
-turns both into empty cells.
+empty strings) or NaN (unknown floats, statistics a song has too few segments, beats or sections
+for); the CSV writer turns both into empty cells.
+
+Segment columns come in named families (``FAMILIES``), each computed by one small function from
+one song's arrays. Statistics are over the song's segments and population ones (ddof 0), as
+numpy computes them by default. Timbre is the Echo Nest's 12 MFCC-like dimensions; pitch is the
+12-bin chroma (C = 0), normalised by the Echo Nest so its strongest bin is 1 in every segment.
 """
 import math
+
+import numpy as np
 
 from dataset import hdf5_getters
 
@@ -29,18 +39,296 @@ RATE_ARRAYS = {
     "bars_per_second": "bars_start", "tatums_per_second": "tatums_start",
     "sections_per_second": "sections_start",
 }
-SEGMENT_COLUMNS = (
-    tuple(f"timbre_mean_{i}" for i in range(12)) + tuple(f"timbre_std_{i}" for i in range(12))
-    + tuple(f"pitch_mean_{i}" for i in range(12)) + tuple(f"pitch_std_{i}" for i in range(12))
-    + ("segment_loudness_max_mean", "segment_loudness_max_std",
-       "segment_loudness_start_mean", "segment_loudness_start_std")
-    + tuple(RATE_ARRAYS)
-)
+DIMENSIONS = 12  # timbre dimensions and pitch classes alike
+# (i, j), i < j: the upper triangle of a 12 x 12 matrix, row by row (numpy.triu_indices' order).
+PAIRS = tuple((i, j) for i in range(DIMENSIONS) for j in range(i + 1, DIMENSIONS))
+PERCENTILES = (10, 90)
+CONFIDENCE_ARRAYS = ("segments_confidence", "beats_confidence", "bars_confidence",
+                     "tatums_confidence", "sections_confidence")
 
 
-def columns(segments=True):
-    """The ordered feature columns ``song_features`` returns."""
-    return IDENTITY_COLUMNS + SONG_LEVEL_COLUMNS + (SEGMENT_COLUMNS if segments else ())
+def _per_dimension(*stems):
+    return tuple(f"{stem}_{i}" for stem in stems for i in range(DIMENSIONS))
+
+
+def _per_pair(stem):
+    return tuple(f"{stem}_{i}_{j}" for i, j in PAIRS)
+
+
+# --- the families: name -> (columns, function of a _Song returning their values in order) ---
+
+def _timbre_stats(song):
+    return _mean_and_std(song.timbre)
+
+
+def _pitch_stats(song):
+    return _mean_and_std(song.pitches)
+
+
+def _segment_loudness(song):
+    values = []
+    for name in ("segments_loudness_max", "segments_loudness_start"):
+        array = song.array(name)
+        values += [math.nan, math.nan] if not len(array) else [array.mean(), array.std()]
+    return values
+
+
+def _event_rates(song):
+    duration = song.duration
+    return [song.length(array) / duration if duration and duration > 0 else math.nan
+            for array in RATE_ARRAYS.values()]
+
+
+def _timbre_covariance(song):
+    if not song.segments:
+        return _nan(len(PAIRS))
+    return _upper_triangle(song.timbre_covariance)
+
+
+def _timbre_deltas(song):
+    if song.segments < 2:
+        return _nan(2 * DIMENSIONS)
+    steps = np.diff(song.timbre, axis=0)
+    return np.concatenate([np.abs(steps).mean(axis=0), steps.std(axis=0)])
+
+
+def _timbre_percentiles(song):
+    if not song.segments:
+        return _nan(len(PERCENTILES) * DIMENSIONS)
+    return _percentiles(song.timbre, PERCENTILES).ravel()
+
+
+def _timbre_shape(song):
+    """Skewness and excess kurtosis of each dimension: NaN where a dimension is constant."""
+    if not song.segments:
+        return _nan(2 * DIMENSIONS)
+    standardised = (song.timbre - song.timbre.mean(axis=0)) / _std_or_nan(song.timbre)
+    squared = standardised * standardised
+    return np.concatenate([(squared * standardised).mean(axis=0),
+                           (squared * squared).mean(axis=0) - 3])
+
+
+def _chroma_key_invariant(song):
+    """The mean chroma rotated so its strongest pitch class comes first: the same for a song
+    and its transposition."""
+    if not song.segments:
+        return _nan(DIMENSIONS)
+    mean = song.pitches.mean(axis=0)
+    return np.roll(mean, -int(mean.argmax()))
+
+
+def _chroma_key_relative(song):
+    """The mean chroma rotated so the song's estimated key (the song-level ``key``) comes
+    first: pitch classes as scale degrees."""
+    if not song.segments:
+        return _nan(DIMENSIONS)
+    return np.roll(song.pitches.mean(axis=0), -int(song.key))
+
+
+def _chroma_correlation(song):
+    """Correlation of the pitch classes over segments: NaN where a class is constant."""
+    if not song.segments:
+        return _nan(len(PAIRS))
+    covariance = _covariance(song.pitches)
+    scale = np.sqrt(np.diag(covariance))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        correlation = covariance / np.outer(scale, scale)
+    return _upper_triangle(correlation)
+
+
+def _chroma_flux(song):
+    """How much the chroma moves between segments, and how spread it is within one: mean
+    absolute change per class, and the mean and spread of each segment's chroma entropy."""
+    if not song.segments:
+        return _nan(3)
+    pitches = song.pitches
+    flux = np.abs(np.diff(pitches, axis=0)).mean() if song.segments > 1 else math.nan
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = pitches / pitches.sum(axis=1, keepdims=True)
+        entropy = -np.where(share > 0, share * np.log(share), 0.0).sum(axis=1)
+    return [flux, entropy.mean(), entropy.std()]
+
+
+def _loudness_dynamics(song):
+    if not song.segments:
+        return _nan(8)
+    peak = song.array("segments_loudness_max")
+    attack = peak - song.array("segments_loudness_start")
+    peak_time = song.array("segments_loudness_max_time")
+    step = np.abs(np.diff(peak)).mean() if len(peak) > 1 else math.nan
+    return [attack.mean(), attack.std(), peak_time.mean(), peak_time.std(),
+            *_percentiles(peak, (10, 50, 90)), step]
+
+
+def _segment_durations(song):
+    """From each segment's start to the next one's (the last one's to the song's end)."""
+    if not song.segments:
+        return _nan(5)
+    durations = np.diff(song.array("segments_start"), append=song.duration)
+    return [durations.mean(), durations.std(), *_percentiles(durations, (10, 50, 90))]
+
+
+def _rhythm_regularity(song):
+    """Spread of the beat intervals relative to their mean (tempo drift and jitter), and how
+    the beat is subdivided and grouped."""
+    beats = song.array("beats_start")
+    values = _nan(2)
+    if len(beats) >= 3:
+        intervals = np.diff(beats)
+        mean = intervals.mean()
+        if mean > 0:
+            values = [intervals.std() / mean, np.abs(np.diff(intervals)).mean() / mean]
+    tatums, bars = song.length("tatums_start"), song.length("bars_start")
+    values.append(tatums / len(beats) if len(beats) else math.nan)
+    values.append(len(beats) / bars if bars else math.nan)
+    return values
+
+
+def _analysis_confidence(song):
+    """Mean confidence of the Echo Nest's segmentation, beat, bar, tatum and section tracking."""
+    values = []
+    for name in CONFIDENCE_ARRAYS:
+        confidence = song.array(name)
+        values.append(confidence.mean() if len(confidence) else math.nan)
+    return values
+
+
+def _beat_sync(song):
+    """Timbre averaged over each beat's segments, then its spread over beats and mean absolute
+    beat-to-beat change: the song's movement at the pace of its pulse."""
+    means = _group_means(song.timbre, song.array("segments_start"), song.array("beats_start"))
+    if means is None or len(means) < 2:
+        return _nan(2 * DIMENSIONS)
+    return np.concatenate([means.std(axis=0), np.abs(np.diff(means, axis=0)).mean(axis=0)])
+
+
+def _section_contrast(song):
+    """How different the song's sections are: their durations, and the spread over sections of
+    each section's mean timbre and mean peak loudness."""
+    sections = song.array("sections_start")
+    if not len(sections) or not song.segments:
+        return _nan(3 + DIMENSIONS)
+    durations = np.diff(sections, append=song.duration)
+    starts = song.array("segments_start")
+    timbre = _group_means(song.timbre, starts, sections)
+    loudness = _group_means(song.array("segments_loudness_max")[:, None], starts, sections)
+    return [durations.mean(), durations.std(), *timbre.std(axis=0), loudness.std()]
+
+
+_FAMILY_DEFINITIONS = {
+    # The columns SongCSV.csv had before families: names, order and values are kept, since they
+    # are in users' SongCSVs and in the feature_names of their checkpoints.
+    "timbre_stats": (_per_dimension("timbre_mean", "timbre_std"), _timbre_stats),
+    "pitch_stats": (_per_dimension("pitch_mean", "pitch_std"), _pitch_stats),
+    "segment_loudness": (("segment_loudness_max_mean", "segment_loudness_max_std",
+                          "segment_loudness_start_mean", "segment_loudness_start_std"),
+                         _segment_loudness),
+    "event_rates": (tuple(RATE_ARRAYS), _event_rates),
+    "timbre_covariance": (_per_pair("timbre_cov"), _timbre_covariance),
+    "timbre_deltas": (_per_dimension("timbre_delta_abs_mean", "timbre_delta_std"),
+                      _timbre_deltas),
+    "timbre_percentiles": (_per_dimension(*(f"timbre_p{q}" for q in PERCENTILES)),
+                           _timbre_percentiles),
+    "timbre_shape": (_per_dimension("timbre_skew", "timbre_kurtosis"), _timbre_shape),
+    "chroma_key_invariant": (_per_dimension("pitch_rotated_mean"), _chroma_key_invariant),
+    "chroma_key_relative": (_per_dimension("pitch_key_mean"), _chroma_key_relative),
+    "chroma_correlation": (_per_pair("pitch_corr"), _chroma_correlation),
+    "chroma_flux": (("pitch_delta_abs_mean", "pitch_entropy_mean", "pitch_entropy_std"),
+                    _chroma_flux),
+    "loudness_dynamics": (("segment_attack_mean", "segment_attack_std",
+                           "segment_loudness_max_time_mean", "segment_loudness_max_time_std",
+                           "segment_loudness_max_p10", "segment_loudness_max_p50",
+                           "segment_loudness_max_p90", "segment_loudness_max_delta_abs_mean"),
+                          _loudness_dynamics),
+    "segment_durations": (("segment_duration_mean", "segment_duration_std",
+                           "segment_duration_p10", "segment_duration_p50",
+                           "segment_duration_p90"), _segment_durations),
+    "rhythm_regularity": (("beat_interval_cv", "beat_interval_jitter", "tatums_per_beat",
+                           "beats_per_bar"), _rhythm_regularity),
+    "analysis_confidence": (tuple(f"{name.split('_')[0]}_confidence_mean"
+                                  for name in CONFIDENCE_ARRAYS), _analysis_confidence),
+    "beat_sync": (_per_dimension("beat_timbre_std", "beat_timbre_delta_abs_mean"), _beat_sync),
+    "section_contrast": (("section_duration_mean", "section_duration_std",
+                          *_per_dimension("section_timbre_std"), "section_loudness_max_std"),
+                         _section_contrast),
+}
+
+
+def _mean_and_std(matrix):
+    if not len(matrix):
+        return _nan(2 * DIMENSIONS)
+    return np.concatenate([matrix.mean(axis=0), matrix.std(axis=0)])
+
+
+def _upper_triangle(matrix):
+    return matrix[_UPPER_ROWS, _UPPER_COLUMNS]
+
+
+_UPPER_ROWS = [i for i, _ in PAIRS]
+_UPPER_COLUMNS = [j for _, j in PAIRS]
+
+
+def _percentiles(values, percentiles):
+    """numpy.percentile(values, percentiles, axis=0) (linear interpolation), by a partial sort
+    around the needed ranks only: a third of percentile's time on a song's segments."""
+    rank = np.asarray(percentiles, dtype=float) / 100 * (len(values) - 1)
+    below = np.floor(rank).astype(int)
+    above = np.minimum(below + 1, len(values) - 1)
+    ordered = np.partition(values, np.union1d(below, above), axis=0)
+    weight = (rank - below).reshape((-1,) + (1,) * (values.ndim - 1))
+    return ordered[below] * (1 - weight) + ordered[above] * weight
+
+
+def _std_or_nan(matrix):
+    std = matrix.std(axis=0)
+    return np.where(std > 0, std, math.nan)
+
+
+def _group_means(values, times, boundaries):
+    """Mean of ``values``' rows per interval between sorted ``boundaries`` (rows before the
+    first boundary form a group of their own; empty intervals none); None without boundaries."""
+    if not len(boundaries) or not len(values):
+        return None
+    group = np.searchsorted(boundaries, times, side="right")
+    firsts = np.flatnonzero(np.diff(group, prepend=-1))
+    sizes = np.diff(firsts, append=len(values))
+    return np.add.reduceat(values, firsts, axis=0) / sizes.reshape((-1,) + (1,) * (values.ndim - 1))
+
+
+def _nan(count):
+    return [math.nan] * count
+
+
+FAMILIES = {name: columns for name, (columns, _) in _FAMILY_DEFINITIONS.items()}
+SEGMENT_COLUMNS = tuple(column for columns in FAMILIES.values() for column in columns)
+_FAMILY_OF = {**{name: "identity" for name in IDENTITY_COLUMNS},
+              **{name: "song_level" for name in SONG_LEVEL_COLUMNS},
+              **{column: family for family, columns in FAMILIES.items() for column in columns}}
+
+
+def columns(segments=True, families=None):
+    """The ordered feature columns ``song_features`` returns: identity, song-level, then the
+    segment families (all of them, or those named in ``families``; none without ``segments``)."""
+    if not segments:
+        return IDENTITY_COLUMNS + SONG_LEVEL_COLUMNS
+    unknown = set(families or ()) - set(FAMILIES)
+    if unknown:
+        raise ValueError(f"unknown feature families: {', '.join(sorted(unknown))} "
+                         f"(known: {', '.join(FAMILIES)})")
+    chosen = FAMILIES if families is None else [name for name in FAMILIES if name in families]
+    return (IDENTITY_COLUMNS + SONG_LEVEL_COLUMNS
+            + tuple(column for name in chosen for column in FAMILIES[name]))
+
+
+def family_of(column):
+    """The family of a column of ``columns()``: a key of FAMILIES, "identity" or "song_level".
+
+    Raises ValueError for a name that is not a feature column.
+    """
+    try:
+        return _FAMILY_OF[column]
+    except KeyError:
+        raise ValueError(f"{column!r} is not a column of dataset.features") from None
 
 
 def song_features(h5, songidx=0, segments=True):
@@ -86,36 +374,34 @@ def _features(h5, tables, row, segments):
     for name in SONG_LEVEL_COLUMNS:
         features[name] = field(_SONG_LEVEL_GROUP[name], name)
     if segments:
-        features.update(segment_features(h5, tables, row, features["duration"]))
+        features.update(segment_features(h5, tables, row, features["duration"], features["key"]))
     return features
 
 
-def segment_features(h5, tables, row, duration):
-    """Statistics of the per-segment arrays and event rates of the song at ``row`` of ``tables``."""
-    read = _ArrayReader(h5, tables, row)
-    timbre = read("segments_timbre")
-    pitches = read("segments_pitches")
+def segment_features(h5, tables, row, duration, key=0):
+    """The segment families' columns of the song at ``row`` of ``tables``, as a dict."""
+    song = _Song(h5, tables, row, duration, key)
     features = {}
-    features.update(_column_stats("timbre", timbre))
-    features.update(_column_stats("pitch", pitches))
-    for name in ("loudness_max", "loudness_start"):
-        values = read(f"segments_{name}")
-        mean, std = _mean_std(values)
-        features[f"segment_{name}_mean"] = mean
-        features[f"segment_{name}_std"] = std
-    for column, array in RATE_ARRAYS.items():
-        count = read.length(array)
-        features[column] = count / duration if duration and duration > 0 else math.nan
+    for columns_of_family, compute in _FAMILY_DEFINITIONS.values():
+        values = compute(song)
+        if isinstance(values, np.ndarray):
+            values = values.tolist()  # Python floats: what the CSV and Parquet writers expect
+        features.update(zip(columns_of_family, map(float, values)))
     return features
 
 
-class _ArrayReader:
-    """Reads one song's part of each array, bounded by the idx_ fields of its table rows."""
+class _Song:
+    """One song's arrays, each read once when a family first asks for it, and what several
+    families share (the timbre matrix's covariance), computed once."""
 
-    def __init__(self, h5, tables, row):
+    def __init__(self, h5, tables, row, duration, key):
         self.h5 = h5
         self.tables = tables
         self.row = row
+        self.duration = duration
+        self.key = key
+        self._arrays = {}
+        self._shared = {}
 
     def _open(self, name):
         group = hdf5_getters.ARRAYS[name]
@@ -124,26 +410,39 @@ class _ArrayReader:
         stop = int(idx[self.row + 1]) if self.row + 1 < len(idx) else None
         return dataset, int(idx[self.row]), stop
 
-    def __call__(self, name):
-        return hdf5_getters.read_rows(*self._open(name))
+    def array(self, name):
+        """This song's part of array ``name``."""
+        if name not in self._arrays:
+            self._arrays[name] = hdf5_getters.read_rows(*self._open(name))
+        return self._arrays[name]
 
     def length(self, name):
+        """The length of this song's part of array ``name``, without reading it."""
+        if name in self._arrays:
+            return len(self._arrays[name])
         dataset, start, stop = self._open(name)
         return (dataset.shape[0] if stop is None else stop) - start
 
+    @property
+    def timbre(self):
+        return self.array("segments_timbre")
 
-def _column_stats(prefix, matrix):
-    if matrix.shape[0] == 0:
-        nan = [math.nan] * 12
-        means, stds = nan, nan
-    else:
-        means, stds = matrix.mean(axis=0).tolist(), matrix.std(axis=0).tolist()
-    stats = {f"{prefix}_mean_{i}": value for i, value in enumerate(means)}
-    stats.update({f"{prefix}_std_{i}": value for i, value in enumerate(stds)})
-    return stats
+    @property
+    def pitches(self):
+        return self.array("segments_pitches")
+
+    @property
+    def segments(self):
+        return len(self.timbre)
+
+    @property
+    def timbre_covariance(self):
+        if "timbre_covariance" not in self._shared:
+            self._shared["timbre_covariance"] = _covariance(self.timbre)
+        return self._shared["timbre_covariance"]
 
 
-def _mean_std(values):
-    if values.shape[0] == 0:
-        return math.nan, math.nan
-    return float(values.mean()), float(values.std())
+def _covariance(matrix):
+    """Population covariance of the columns of a (rows, 12) matrix with at least one row."""
+    centred = matrix - matrix.mean(axis=0)
+    return centred.T @ centred / len(matrix)

@@ -30,15 +30,19 @@ def test_whole_file_and_single_song_reads_agree(tmp_path):
 
 
 def test_readme_column_table_lists_exactly_the_feature_columns():
-    # A row "| `timbre_mean_0` … `timbre_mean_11` |" stands for the 12 dimensions.
+    # "| `timbre_mean_0` … `timbre_mean_11` |" stands for the 12 dimensions and
+    # "| `timbre_cov_0_1` … `timbre_cov_10_11` |" for the 66 pairs i < j.
     section = README.read_text(encoding="utf-8").split("### SongCSV.csv columns")[1]
     section = section.split("\n#")[0]
-    documented = re.findall(r"^\| `([a-z0-9_]+)`(?: … `[a-z_]+_(\d+)`)?", section, re.M)
+    documented = re.findall(r"^\| `([a-z0-9_]+)`(?: … `([a-z0-9_]+)`)?", section, re.M)
     expanded = []
-    for name, last in documented:
-        if last:
-            stem = name.rsplit("_", 1)[0]
-            expanded += [f"{stem}_{i}" for i in range(int(last) + 1)]
+    for first, last in documented:
+        if not last:
+            expanded.append(first)
+        elif first.endswith("_0_1"):
+            stem, top = first[:-4], int(last.rsplit("_", 1)[1])
+            expanded += [f"{stem}_{i}_{j}" for i in range(top) for j in range(i + 1, top + 1)]
         else:
-            expanded.append(name)
+            stem, top = first[:-2], int(last.rsplit("_", 1)[1])
+            expanded += [f"{stem}_{i}" for i in range(top + 1)]
     assert expanded == list(features.columns()) + ["genre", "genre_source", "tags"]
