@@ -10,8 +10,9 @@ compression and attributes. Then runs, as a user would,
 
     python -m dataset.extract SUMMARY.h5 --no-segments --quiet --workers WORKERS --out SongCSV.csv
 
-and prints its wall time, the peak memory of its largest process (the command or one of its
-workers: ru_maxrss) and the rows it wrote. Needs about 1 GB of disk per million rows, in a
+and prints its wall time, its CPU time (user + system, workers included: the figure that holds
+on a machine busy with other work), the peak memory of its largest process (the command or one
+of its workers: ru_maxrss) and the rows it wrote. Needs about 1 GB of disk per million rows, in a
 temporary folder (or DIR with --keep, which also keeps the files).
 """
 import argparse
@@ -34,7 +35,8 @@ BLOCK = 10_000  # rows written at a time: one tile of the subset's file
 
 
 def build_summary_file(path, rows, source=SUBSET_SUMMARY):
-    """Write ``rows`` songs to ``path``: ``source``'s rows tiled, ids TRBENCH…/SOBENCH… unique."""
+    """Write ``rows`` songs to ``path``: ``source``'s rows tiled, with unique ids TRBENCH…,
+    SOBENCH…."""
     with h5py.File(source, "r") as real, h5py.File(path, "w") as out:
         out.attrs.update(real.attrs)
         for group in GROUPS:
@@ -58,7 +60,7 @@ def build_summary_file(path, rows, source=SUBSET_SUMMARY):
 
 
 def run_extract(summary, out, workers):
-    """Seconds, peak RSS in MB of the largest process, and the command's exit status."""
+    """Wall seconds, CPU seconds, peak RSS in MB of the largest process, and the exit status."""
     command = [sys.executable, "-m", "dataset.extract", str(summary), "--no-segments",
                "--quiet", "--workers", str(workers), "--out", str(out)]
     print("$", " ".join(command[1:]), flush=True)
@@ -67,7 +69,8 @@ def run_extract(summary, out, workers):
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     # Linux reports ru_maxrss in kB, for the child or the largest of its waited-for children.
-    return seconds, usage.ru_maxrss / 1024, os.waitstatus_to_exitcode(status)
+    return (seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
+            os.waitstatus_to_exitcode(status))
 
 
 def count_rows(csv_path):
@@ -102,14 +105,14 @@ def main(argv=None):
         build_summary_file(summary, args.rows)
         print(f"built {summary.name}: {args.rows:,} rows, {summary.stat().st_size / 1e6:,.0f} MB "
               f"in {time.perf_counter() - started:.1f} s")
-        seconds, peak_mb, status = run_extract(summary, out, args.workers)
+        seconds, cpu_seconds, peak_mb, status = run_extract(summary, out, args.workers)
         if status != 0:
             print(f"extract failed (exit status {status})", file=sys.stderr)
             return 1
         rows = count_rows(out)
         print(f"extract --no-segments: {rows:,} rows, {out.stat().st_size / 1e6:,.0f} MB of CSV "
-              f"in {seconds:.1f} s ({rows / seconds:,.0f} rows/s); peak memory "
-              f"{peak_mb:,.0f} MB (largest process); {args.workers} worker(s)")
+              f"in {seconds:.1f} s ({rows / seconds:,.0f} rows/s; CPU {cpu_seconds:.1f} s); "
+              f"peak memory {peak_mb:,.0f} MB (largest process); {args.workers} worker(s)")
     return 0
 
 

@@ -201,13 +201,14 @@ MSD_FILES = "http://millionsongdataset.com/sites/default/files"
 #   tagtraum-*               www.tagtraum.com/msd_genre_datasets.html ("Genre Ground Truth")
 TARGETS = {
     "msd-subset": _archive("http://labrosa.ee.columbia.edu/~dpwe/tmp/millionsongsubset.tar.gz",
-                           "millionsongsubset.tar.gz", "the 10,000 song files of the subset, ~1.8 GB",
-                           "MillionSongSubset"),
+                           "millionsongsubset.tar.gz",
+                           "the 10,000 song files of the subset, ~1.8 GB", "MillionSongSubset"),
     "msd-summary": Target(f"{MSD_FILES}/AdditionalFiles/msd_summary_file.h5",
                           "msd_summary_file.h5", "song tables of all 1,000,000 songs, ~300 MB",
                           check_summary_file),
     "lastfm-subset": _archive(f"{MSD_FILES}/lastfm/lastfm_subset.zip", "lastfm_subset.zip",
-                              "Last.fm tags of the subset's songs, one JSON file each", "lastfm_subset"),
+                              "Last.fm tags of the subset's songs, one JSON file each",
+                              "lastfm_subset"),
     "lastfm-tags-db": Target(f"{MSD_FILES}/lastfm/lastfm_tags.db", "lastfm_tags.db",
                              "Last.fm tags of all 505,216 tagged tracks, SQLite",
                              check_tag_database),
@@ -511,7 +512,8 @@ def _sha256_hex(value):
     return value.lower()
 
 
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
+                     argparse.RawDescriptionHelpFormatter):
     """Defaults shown, and the targets' table kept as written."""
 
 

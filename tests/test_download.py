@@ -519,7 +519,7 @@ def test_ctrl_c_at_any_moment_stops_with_130_and_a_rerun_resumes(server, tmp_pat
         run = start_download(server, data)
         assert gate.reached.wait(10), "the download never reached the moment"
         if offset is not None:  # let the bytes before the moment arrive
-            wait_until(lambda: partial.exists() and partial.stat().st_size > kept)
+            wait_until(lambda kept=kept: partial.exists() and partial.stat().st_size > kept)
         run.send_signal(signal.SIGINT)
         if number % 2:
             gate.release.set()  # the data flows on as Ctrl-C lands; else the server stays silent
