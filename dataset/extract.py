@@ -26,11 +26,13 @@ import contextlib
 import functools
 import importlib
 import itertools
+import logging
 import math
 import multiprocessing
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -158,18 +160,26 @@ def _ignore_sigint():
 
 @contextlib.contextmanager
 def _sigint_held():
-    # Processes started meanwhile inherit an ignored SIGINT: a user's Ctrl-C, sent to the whole
-    # process group, reaches this process only, which then stops them. Blocked as well as
-    # ignored, a Ctrl-C meanwhile is not lost: it waits, and reaches this process's own handler
-    # once the block is lifted. (Threads started meanwhile keep it blocked; Python handles
-    # signals in the main thread anyway.)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    """Start processes inside: they inherit an ignored SIGINT, so that a user's Ctrl-C, sent to
+    the whole process group, reaches this process only, which then stops them.
+
+    This process ignores SIGINT meanwhile too; a Ctrl-C then would be lost, so a stand-in
+    process of the group, started before and killed at once by SIGINT as any plain program is
+    (Python would take a while to die of it), takes it, and it is raised here once SIGINT is
+    handled again (unless this process saw it as well).
+    """
+    stand_in = subprocess.Popen(["sleep", "3600"], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         yield
     finally:
         signal.signal(signal.SIGINT, previous)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        stand_in.kill()
+        ended_by_ctrl_c = stand_in.wait() != -signal.SIGKILL  # it sleeps for an hour otherwise
+        if ended_by_ctrl_c and not interrupts.requested():
+            signal.raise_signal(signal.SIGINT)
+        interrupts.check()  # rather than start on work that would be thrown away
 
 
 def _import_extra(module, option):
@@ -186,9 +196,6 @@ def local_engine(workers):
     """A function (paths, segments, song_arrays) -> (path, rows, reason) per file in order, read
     by a pool of ``workers`` processes (in this process when 1)."""
     pool = None
-    if workers > 1:
-        with _sigint_held():
-            pool = multiprocessing.Pool(workers, initializer=_ignore_sigint)
 
     def read_files(paths, segments, song_arrays):
         if pool is None:
@@ -200,6 +207,9 @@ def local_engine(workers):
         return _pool_results(pool.imap(read_batch, batches))
 
     try:
+        if workers > 1:
+            with _sigint_held():
+                pool = multiprocessing.Pool(workers, initializer=_ignore_sigint)
         yield read_files
     finally:
         if pool:
@@ -222,17 +232,20 @@ def _pool_results(batches):
 def dask_engine(workers, scheduler=None):
     """As local_engine, reading on the Dask scheduler at ``scheduler``, or on a LocalCluster of
     ``workers`` single-threaded processes when None."""
-    distributed = _import_extra("distributed", "--engine dask")
     with contextlib.ExitStack() as stack:
+        distributed = _import_extra("distributed", "--engine dask")
+        if not scheduler:
+            with _sigint_held():
+                # Workers' warnings would fill the screen when Ctrl-C cancels their tasks.
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, dashboard_address=None,
+                    silence_logs=logging.ERROR))
         if scheduler:
             try:
                 client = stack.enter_context(distributed.Client(scheduler))
             except (OSError, ValueError) as err:
                 raise InputError(f"--scheduler {scheduler}: cannot connect ({err})") from None
         else:
-            with _sigint_held():
-                cluster = stack.enter_context(distributed.LocalCluster(
-                    n_workers=workers, threads_per_worker=1, dashboard_address=None))
             client = stack.enter_context(distributed.Client(cluster))
         try:  # a worker that cannot unpickle our tasks would make the run wait forever
             client.run(importlib.import_module, "dataset.extract")
