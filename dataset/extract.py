@@ -52,7 +52,7 @@ DEFAULT_OUT = "data/SongCSV.FORMAT"  # FORMAT becomes csv or parquet
 POLL_SECONDS = 0.2  # how often a wait for workers looks for a Ctrl-C
 # A single-track file's name; any other .h5 met in a folder is checked for being a summary file.
 TRACK_FILE_NAME = re.compile(r"TR[A-Z0-9]{16}\.h5", re.IGNORECASE)
-MISMATCH_LINE = re.compile(r"ERROR: <SO[A-Z0-9]{16} (TR[A-Z0-9]{16})> ")
+MISMATCH_LINE = re.compile(r"ERROR: <SO[A-Z0-9]+ (TR[A-Z0-9]+)> ")
 
 
 class InputError(Exception):

@@ -218,3 +218,62 @@ def test_both_ways_of_running_the_script(command, tmp_path):
     bad = subprocess.run(command + [str(tmp_path / "nowhere")], cwd=ROOT, capture_output=True,
                          text=True)
     assert bad.returncode == 2 and "Traceback" not in bad.stderr and "nowhere" in bad.stderr
+
+
+def test_mismatched_real_tracks_are_left_out(shared_data, tmp_path, capsys):
+    mismatches = shared_data / "sid_mismatches.txt"
+    listed = extract.read_mismatches(mismatches)
+    songs = {path.stem for path in (shared_data / "MillionSongSubset/data").rglob("*.h5")}
+    assert len(listed) == 18_972 and len(songs & listed) == 62  # as ../shared/data says
+    subset = real_subset(shared_data, tmp_path / "subset", sorted(songs & listed) + UNTOUCHED)
+    out = tmp_path / "SongCSV.csv"
+    options = [str(subset), "--out", str(out), "--quiet", "--labels", "echonest-terms"]
+    assert extract.main(options) == 0
+    assert "left out" not in capsys.readouterr().out  # without the option nothing changes
+    assert len(read_csv(out)) == 67
+    assert extract.main(options + ["--mismatches", str(mismatches)]) == 0
+    assert sorted(row["track_id"] for row in read_csv(out)) == UNTOUCHED
+    assert ("wrote 5 rows" in (printed := capsys.readouterr().out)
+            and "left out 62 mismatched tracks (--mismatches)" in printed)
+
+
+@pytest.mark.parametrize("content, complaint", [
+    ("ERROR: <SOUMNSI12AB0182807 TRMMGKQ128F9325E10> A  -  B  !=  C  -  D\nTRMMGKQ128F9325E10\n",
+     "mismatches.txt:2: expected 'ERROR: <SO... TR...> artist - title != artist - title', "
+     "got 'TRMMGKQ128F9325E10'"),
+    ("TRACK_ID\tgenre\nTRAAAAA128F00000AA\tJazz\n", "mismatches.txt:1: expected"),
+    ("", "no mismatch line (an empty file?)"),
+    (None, "No such file or directory"),
+])
+def test_a_file_that_is_no_mismatch_list_is_refused_in_one_line(tmp_path, capsys, content,
+                                                                 complaint):
+    tree = write_tree(tmp_path / "tree", 1)
+    mismatches = tmp_path / "mismatches.txt"
+    if content is not None:
+        mismatches.write_text(content)
+    out = tmp_path / "SongCSV.csv"
+    assert extract.main([str(tree), "--out", str(out), "--mismatches", str(mismatches)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: --mismatches {mismatches}") and complaint in err
+    assert len(err.splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["tree"] + (["mismatches.txt"] if content is not None else []))
+
+
+def test_artist_tags_label_generated_files_and_are_not_written(tmp_path):
+    tree = tmp_path / "tree"
+    (tree / "A").mkdir(parents=True)
+    write_song_file(tree / "A" / "TRGEN000000000001.h5", [make_song(
+        "TRGEN000000000001", artist_terms=["reggae", "dub"], artist_terms_weight=[1.0, 0.5],
+        artist_mbtags=[], artist_mbtags_count=[])])
+    write_song_file(tree / "A" / "TRGEN000000000002.h5", [make_song(
+        "TRGEN000000000002", artist_terms=["80s"], artist_terms_weight=[1.0],
+        artist_mbtags=["bluegrass"], artist_mbtags_count=[3])])
+    out = tmp_path / "SongCSV.csv"
+    assert extract.main([str(tree), "--out", str(out), "--quiet", "--workers", "2",
+                         "--labels", "echonest-terms,musicbrainz-tags"]) == 0
+    rows = read_csv(out)
+    assert [(row["genre"], row["genre_source"], row["tags"]) for row in rows] == [
+        ("reggae", "echonest-terms", "reggae:100;dub:50"),
+        ("country", "musicbrainz-tags", "bluegrass:100")]
+    assert list(rows[0]) == list(features.columns()) + list(labels.LABEL_COLUMNS)

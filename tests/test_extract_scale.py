@@ -18,7 +18,8 @@ NEEDS = "needs requirements-scale.txt installed"
 @pytest.fixture
 def tree(tmp_path):
     """8 single-track files, then an aggregate of 2 songs without segments (one of year 0) and a
-    file that is no song file; a .cls file labels half of the songs."""
+    file that is no song file; a .cls file labels half of the songs; sid_mismatches.txt lists
+    the aggregate's second song."""
     tree = write_tree(tmp_path / "tree", 8)
     write_song_file(tree / "aggregate.h5", [make_song("TRAGG000000000000", seed=40, segments=0),
                                             make_song("TRAGG000000000001", seed=41, segments=0,
@@ -27,6 +28,8 @@ def tree(tmp_path):
     with open(tmp_path / "genres.cls", "w", encoding="utf-8") as cls:
         for path in sorted(tree.rglob("TR*.h5"))[::2]:
             cls.write(f"{path.stem}\tRock\n")
+    (tmp_path / "sid_mismatches.txt").write_text(
+        "ERROR: <SOAGG0000000000001 TRAGG000000000001> Artist 41  -  Title 41  !=  Other  -  Song\n")
     return tree
 
 
@@ -143,12 +146,14 @@ def test_dask_engine_gives_the_local_rows_and_failures(tree, tmp_path, monkeypat
     assert "wrote 10 rows" in command.stdout and "skipped tree/text.h5" in command.stderr
     for name in ("SongCSV.csv", "SongCSV_failures.csv"):
         assert (tmp_path / "dask" / name).read_bytes() == (tmp_path / "local" / name).read_bytes()
+    assert run("tree", "local/unmatched.csv", "--mismatches", "sid_mismatches.txt") == 0
 
     (tmp_path / "elsewhere").mkdir()
     with scheduler_with_a_worker(tmp_path / "elsewhere", pythonpath=ROOT) as address:
         assert run("tree", "remote/SongCSV.parquet", "--format", "parquet", "--engine", "dask",
-                   "--scheduler", address) == 0
-    assert_same_rows(tmp_path / "local" / "SongCSV.csv", tmp_path / "remote" / "SongCSV.parquet")
+                   "--scheduler", address, "--mismatches", "sid_mismatches.txt") == 0
+    assert_same_rows(tmp_path / "local" / "unmatched.csv",
+                     tmp_path / "remote" / "SongCSV.parquet")
     assert (tmp_path / "remote" / "SongCSV_failures.csv").read_bytes() == \
         (tmp_path / "local" / "SongCSV_failures.csv").read_bytes()
 
@@ -187,4 +192,27 @@ def test_missing_optional_package_is_a_one_line_error(module, options, tree, tmp
     assert run(tree, out, *options) == 2
     err = capsys.readouterr().err
     assert f"needs {module}" in err and "pip install -r requirements-scale.txt" in err
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["genres.cls", "tree"]  # no output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["genres.cls", "sid_mismatches.txt",
+                                                          "tree"]  # no output
+
+
+def test_mismatches_are_left_out_of_parquet_and_of_a_resumed_run(tree, tmp_path, capsys):
+    pytest.importorskip("pyarrow", reason=NEEDS)
+    mismatches = tmp_path / "sid_mismatches.txt"
+    unlabelled = [str(tree), "--workers", "1", "--quiet", "--mismatches", str(mismatches)]
+    clean = tmp_path / "clean.csv"
+    assert extract.main(unlabelled + ["--out", str(clean)]) == 0
+    assert "wrote 9 rows" in capsys.readouterr().out
+    assert "TRAGG000000000001" not in clean.read_text()
+    parquet = tmp_path / "SongCSV.parquet"
+    assert extract.main(unlabelled + ["--out", str(parquet), "--format", "parquet"]) == 0
+    assert_same_rows(clean, parquet)
+
+    out = tmp_path / "SongCSV.csv"
+    with pytest.raises(KeyboardInterrupt):  # stopped after 4 files; the list is the rest's
+        extract.extract([str(tree)], out, 1, True, InterruptingSource(4), progress=False,
+                        excluded=extract.read_mismatches(mismatches))
+    capsys.readouterr()
+    assert extract.main(unlabelled + ["--out", str(out), "--resume"]) == 0
+    assert "left out 1 mismatched tracks" in capsys.readouterr().out
+    assert out.read_bytes() == clean.read_bytes()

@@ -90,3 +90,13 @@ def test_the_tags_column_survives_separators_in_names_and_reproduces_the_genre(v
     assert genres.parse_tags(text) == kept
     assert vocabulary.genre_of(genres.parse_tags(text)) == vocabulary.genre_of(kept) == "punk"
     assert genres.parse_tags("") == []
+
+
+def test_strengths_on_other_scales_become_counts_relative_to_the_strongest():
+    # Echo Nest term weights (0-1) and MusicBrainz vote counts, on last.fm's 0-100.
+    assert genres.relative_counts(["pop punk", "ska punk", "grunge"], [0.8, 0.4, 0.02]) == [
+        ("pop punk", 100), ("ska punk", 50), ("grunge", 2)]
+    assert genres.relative_counts(["canadian", "country rock"], [2, 1]) == [
+        ("canadian", 100), ("country rock", 50)]
+    assert genres.relative_counts(["a"], [0]) == [("a", 0)]
+    assert genres.relative_counts([], []) == []

@@ -114,3 +114,35 @@ def test_non_hdf5_and_incomplete_files_raise_song_file_error(tmp_path):
         h5.create_group("metadata")
     with pytest.raises(g.SongFileError, match="missing table"):
         g.open_h5_file_read(partial)
+
+
+def test_song_array_parts_give_every_songs_part_of_an_aggregate_file(tmp_path):
+    songs = [make_song("TRAGG000000000001", seed=1, artist_terms=["jazz", "bebop", "swing"],
+                       artist_terms_weight=[1.0, 0.5, 0.25]),
+             make_song("TRAGG000000000002", seed=2, artist_mbtags=[], artist_mbtags_count=[]),
+             make_song("TRAGG000000000003", seed=3)]
+    path = tmp_path / "aggregate.h5"
+    write_song_file(path, songs)
+    with g.open_h5_file_read(path) as h5:
+        for name in ("artist_terms", "artist_terms_weight", "artist_mbtags",
+                     "artist_mbtags_count"):
+            assert g.song_array_parts(h5, name) == [list(song[name]) for song in songs]
+    assert not g.is_summary_file(path)
+
+
+def test_a_summary_file_is_recognised_and_its_songs_have_no_array_parts(tmp_path):
+    path = tmp_path / "subset_msd_summary_file.h5"
+    write_song_file(path, [make_song("TRSUM000000000001"), make_song("TRSUM000000000002")],
+                    arrays=False)
+    assert g.is_summary_file(path)
+    with g.open_h5_file_read(path) as h5:
+        assert g.song_array_parts(h5, "artist_terms") == [[], []]
+    text = tmp_path / "notes.h5"
+    text.write_text("not hdf5")
+    assert not g.is_summary_file(text)  # unreadable: not recognised, reading it says why
+
+
+def test_real_summary_file_is_recognised(shared_data):
+    subset = shared_data / "MillionSongSubset"
+    assert g.is_summary_file(subset / "AdditionalFiles/subset_msd_summary_file.h5")
+    assert not g.is_summary_file(subset / "data/A/A/A/TRAAABD128F429CF47.h5")

@@ -1,5 +1,6 @@
 """Label sources as extract uses them: .cls files, the Last.fm dataset (folder, zip, SQLite), the
-last.fm web API (against a local imitation) and 'none'."""
+last.fm web API (against a local imitation), the artist tags in the song files, several sources in
+order, and 'none'."""
 import argparse
 import io
 import json
@@ -9,8 +10,10 @@ import zipfile
 
 import pytest
 
-from dataset import genres, labels, lastfm
+from dataset import extract, genres, labels, lastfm
+from dataset.sample import write_song_file
 from fake_lastfm import FakeLastfm, Reply, toptags
+from songs import make_song
 
 KEY = "SECRETKEY0123456789abcdef"
 SAMPLE_IDS = ["TRAAABD128F429CF47", "TRAAADZ128F9348C2E", "TRAAAEF128F4273421",
@@ -256,3 +259,103 @@ def test_a_broken_vocabulary_is_a_label_error(shared_data, tmp_path):
     with pytest.raises(labels.LabelError, match="vocabulary.tsv:1"):
         labels.open_source(parse(["--labels", str(shared_data / "lastfm_subset"),
                                   "--genre-vocabulary", str(vocabulary)]))
+
+
+def songs_from_files(paths, source):
+    """The songs of ``paths`` as extract hands them to ``source``: with the arrays it needs."""
+    return [row for path in paths
+            for row in extract.read_song_file(path, segments=False,
+                                              song_arrays=source.song_arrays)]
+
+
+def real_files(shared_data, track_ids):
+    return [shared_data / "MillionSongSubset" / "data" / t[2] / t[3] / t[4] / f"{t}.h5"
+            for t in track_ids]
+
+
+def test_artist_tags_in_real_song_files_label_offline(shared_data):
+    files = real_files(shared_data, SAMPLE_IDS)
+    with labels.open_source(parse(["--labels", "echonest-terms"])) as terms:
+        rows = terms.label(songs_from_files(files, terms))
+        summary = terms.summary()
+    # Box Tops: pop rock 85, soft rock 79, classic rock 78, ... outvote blue-eyed soul 100 and
+    # soul 78; Gob: pop punk 100, ska punk 96, punk pop 94, ...
+    assert [row["genre"] for row in rows] == ["rock", "latin", "rock", "punk"]
+    assert {row["genre_source"] for row in rows} == {"echonest-terms"}
+    assert rows[0]["tags"].startswith("blue-eyed soul:100;pop rock:85;blues-rock:83;")
+    assert len(genres.parse_tags(rows[0]["tags"])) == genres.TAGS_KEPT
+    assert summary == "labels from echonest-terms in the song files: 4 labelled, 0 unlabelled, 0 failed"
+
+    with labels.open_source(parse(["--labels", "musicbrainz-tags"])) as mbtags:
+        rows = mbtags.label(songs_from_files(files, mbtags))
+    assert rows[0] == {"genre": "rock", "genre_source": "musicbrainz-tags",
+                       "tags": "classic pop and rock:100"}
+    assert rows[3] == {"genre": "", "genre_source": "", "tags": ""}  # Gob has no MusicBrainz tag
+
+
+def test_several_sources_label_each_song_from_the_first_that_knows_it(shared_data):
+    # tagtraum labels the first only, the Last.fm sample the first two, the terms all three.
+    ids = ["TRAAABD128F429CF47", "TRAAADZ128F9348C2E", "TRAAAFP128F931B4E3"]
+    cls = shared_data / "tagtraum" / "msd_tagtraum_cd1.cls"
+    with labels.open_source(parse(
+            ["--labels", f"{cls},{shared_data / 'lastfm_subset'},echonest-terms"])) as source:
+        assert source.song_arrays == ("artist_terms", "artist_terms_weight")
+        rows = source.label(songs_from_files(real_files(shared_data, ids), source))
+        summary = source.summary()
+    assert [(row["genre"], row["genre_source"]) for row in rows] == [
+        ("Pop_Rock", "cls:msd_tagtraum_cd1"), ("latin", "lastfm-dataset"),
+        ("hip-hop", "echonest-terms")]
+    assert rows[2]["tags"] == "rap:100;def jam:64"
+    assert summary.splitlines()[0] == (
+        f"labels from msd_tagtraum_cd1.cls, then the Last.fm dataset {shared_data / 'lastfm_subset'}"
+        ", then echonest-terms in the song files: 3 labelled (1 cls:msd_tagtraum_cd1, "
+        "1 lastfm-dataset, 1 echonest-terms), 0 unlabelled, 0 look-ups failed")
+    assert summary.splitlines()[1:] == [  # each source's own line: it was asked what was left
+        "  labels from msd_tagtraum_cd1.cls: 1 labelled, 2 unlabelled, 0 failed",
+        f"  labels from the Last.fm dataset {shared_data / 'lastfm_subset'}: 1 labelled, "
+        "1 unlabelled, 0 failed",
+        "  labels from echonest-terms in the song files: 1 labelled, 0 unlabelled, 0 failed"]
+
+
+def generated_songs(tmp_path, source, songs, arrays=True):
+    path = tmp_path / "songs.h5"
+    write_song_file(path, songs, arrays=arrays)
+    return source.label(songs_from_files([path], source))
+
+
+def test_artist_tags_of_each_song_of_an_aggregate_file_and_the_threshold(tmp_path):
+    with labels.open_source(parse(["--labels", "echonest-terms"])) as terms:
+        rows = generated_songs(tmp_path, terms, [
+            make_song("TRGEN000000000001", artist_terms=["bebop", "rock"],
+                      artist_terms_weight=[0.5, 0.4]),
+            # the only genre term at 5 % of the strongest: below --min-tag-count 10
+            make_song("TRGEN000000000002", artist_terms=["female vocalist", "jazz"],
+                      artist_terms_weight=[1.0, 0.05]),
+            make_song("TRGEN000000000003", artist_terms=[], artist_terms_weight=[])])
+    assert [row["genre"] for row in rows] == ["jazz", "", ""]
+    assert rows[0]["tags"] == "bebop:100;rock:80"
+    assert rows[1]["tags"] == "female vocalist:100;jazz:5"
+
+
+def test_songs_of_a_summary_file_have_no_artist_tags_and_are_unlabelled_not_failed(tmp_path):
+    with labels.open_source(parse(["--labels", "musicbrainz-tags"])) as mbtags:
+        rows = generated_songs(tmp_path, mbtags, [make_song("TRSUM000000000001")], arrays=False)
+        assert mbtags.summary().endswith("0 labelled, 1 unlabelled, 0 failed")
+    assert rows == [{"genre": "", "genre_source": "", "tags": ""}]
+
+
+@pytest.mark.parametrize("value, complaint", [
+    ("echonest-terms,,musicbrainz-tags", "without empty names or 'none'"),
+    ("none,echonest-terms", "without empty names or 'none'"),
+    ("echonest-terms,echonest", "echonest: no such file or folder"),
+])
+def test_a_bad_list_of_sources_is_refused(value, complaint):
+    with pytest.raises(labels.LabelError, match=complaint):
+        labels.open_source(parse(["--labels", value]))
+
+
+def test_a_path_with_a_comma_is_one_source(tmp_path):
+    cls = tmp_path / "genres, mine.cls"
+    cls.write_text("TRAAAAA128F00000AA\tJazz\n")
+    rows, _ = label_all(cls, ["TRAAAAA128F00000AA"])
+    assert rows[0]["genre"] == "Jazz"
