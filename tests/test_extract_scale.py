@@ -29,7 +29,8 @@ def tree(tmp_path):
         for path in sorted(tree.rglob("TR*.h5"))[::2]:
             cls.write(f"{path.stem}\tRock\n")
     (tmp_path / "sid_mismatches.txt").write_text(
-        "ERROR: <SOAGG0000000000001 TRAGG000000000001> Artist 41  -  Title 41  !=  Other  -  Song\n")
+        "ERROR: <SOAGG0000000000001 TRAGG000000000001> Artist 41  -  Title 41  !=  "
+        "Other  -  Song\n")
     return tree
 
 

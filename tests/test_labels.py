@@ -284,7 +284,8 @@ def test_artist_tags_in_real_song_files_label_offline(shared_data):
     assert {row["genre_source"] for row in rows} == {"echonest-terms"}
     assert rows[0]["tags"].startswith("blue-eyed soul:100;pop rock:85;blues-rock:83;")
     assert len(genres.parse_tags(rows[0]["tags"])) == genres.TAGS_KEPT
-    assert summary == "labels from echonest-terms in the song files: 4 labelled, 0 unlabelled, 0 failed"
+    assert summary == ("labels from echonest-terms in the song files: 4 labelled, 0 unlabelled, "
+                       "0 failed")
 
     with labels.open_source(parse(["--labels", "musicbrainz-tags"])) as mbtags:
         rows = mbtags.label(songs_from_files(files, mbtags))
@@ -307,9 +308,10 @@ def test_several_sources_label_each_song_from_the_first_that_knows_it(shared_dat
         ("hip-hop", "echonest-terms")]
     assert rows[2]["tags"] == "rap:100;def jam:64"
     assert summary.splitlines()[0] == (
-        f"labels from msd_tagtraum_cd1.cls, then the Last.fm dataset {shared_data / 'lastfm_subset'}"
-        ", then echonest-terms in the song files: 3 labelled (1 cls:msd_tagtraum_cd1, "
-        "1 lastfm-dataset, 1 echonest-terms), 0 unlabelled, 0 look-ups failed")
+        "labels from msd_tagtraum_cd1.cls, then the Last.fm dataset "
+        f"{shared_data / 'lastfm_subset'}, then echonest-terms in the song files: 3 labelled "
+        "(1 cls:msd_tagtraum_cd1, 1 lastfm-dataset, 1 echonest-terms), 0 unlabelled, "
+        "0 look-ups failed")
     assert summary.splitlines()[1:] == [  # each source's own line: it was asked what was left
         "  labels from msd_tagtraum_cd1.cls: 1 labelled, 2 unlabelled, 0 failed",
         f"  labels from the Last.fm dataset {shared_data / 'lastfm_subset'}: 1 labelled, "
