@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
 
 from dataset.errors import first_line
 
@@ -133,10 +133,10 @@ def clean(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed=0, i
     if gappy:
         notes.append(f"{len(gappy)} feature columns have missing values (imputed with the train "
                      "mean, and flagged to the classifier): " + summarise(gappy))
-    trace = [name for name in TRACE_COLUMNS if name in df.columns]
-    table = pd.concat([df[trace + [LABEL]], numeric], axis=1).reset_index(drop=True)
-    table.insert(len(trace) + 1, SPLIT, assign_splits(
-        table[LABEL].to_numpy(), artist_groups(table), val_fraction, test_fraction, seed))
+    trace = df[[name for name in TRACE_COLUMNS if name in df.columns] + [LABEL]]
+    splits = pd.Series(assign_splits(trace[LABEL].to_numpy(), artist_groups(trace), val_fraction,
+                                     test_fraction, seed), index=trace.index, name=SPLIT)
+    table = pd.concat([trace, splits, numeric], axis=1).reset_index(drop=True)
     return _drop_genres_missing_from_train(table, notes)
 
 
@@ -188,7 +188,8 @@ def folds(n_folds, seed):
 def holdout_mask(genres, groups, fraction, seed):
     """A stratified, group-disjoint holdout of about ``fraction`` of the rows (1/round(1/fraction)).
 
-    Groups are kept whole, so the fraction is met in expectation, not exactly.
+    Groups are kept whole, so the fraction is met in expectation, not exactly. When genres have
+    too few groups to stratify, the holdout is group-disjoint only.
     """
     with warnings.catch_warnings():
         # Genres with fewer songs than folds are expected; they just miss some splits.
@@ -196,9 +197,13 @@ def holdout_mask(genres, groups, fraction, seed):
         try:
             _, held = next(folds(max(2, round(1 / fraction)), seed).split(
                 np.zeros(len(genres)), genres, groups))
-        except ValueError as err:
-            raise TableError(f"too few artists to hold out {fraction:.0%} of them "
-                             f"({err})") from None
+        except ValueError:
+            try:
+                _, held = next(GroupShuffleSplit(1, test_size=fraction, random_state=seed).split(
+                    np.zeros(len(genres)), genres, groups))
+            except ValueError as err:
+                raise TableError(f"too few artists to hold out {fraction:.0%} of them "
+                                 f"({err})") from None
     mask = np.zeros(len(genres), dtype=bool)
     mask[held] = True
     return mask

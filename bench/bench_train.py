@@ -3,16 +3,17 @@
 Usage:
     python bench/bench_train.py [--data data/preprocessed_data.csv] [--songs 10000]
 
-1. Seconds per epoch at batch size 32 and the seed's widths (128-64-32): train.fit (slices of
-   in-memory tensors, its validation pass and metrics included) against the seed's loop
-   (TensorDataset + DataLoader, Adam; also with train.py's fused Adam, to isolate the loop),
-   median over --timed-epochs.
+1. Seconds per epoch at batch size 32 and the seed's widths (128-64-32): GenreClassifier.fit
+   (slices of in-memory tensors, its validation pass and metrics included) against the seed's
+   loop (TensorDataset + DataLoader, Adam; also with fused Adam, to isolate the loop), median
+   over --timed-epochs.
 2. A whole default train.py run (to early stopping) against the seed's configuration (Adam,
    lr 0.01, batch 32, widths 128-64-32, --seed-epochs epochs, unweighted loss, last epoch
    kept): wall time and test-split accuracy and macro-F1 of each.
 3. With --songs N, a whole default run on N synthetic songs with as many features.
 
-Without --data it uses the real benchmark (bench/real_benchmark.py) from ../shared/data.
+Without --data it uses the real-pipeline benchmark's tagtraum CD1 table (bench/real_benchmark.py:
+the real song files in ../shared/data, extracted and cleaned), with its seed-0 split.
 """
 import argparse
 import statistics
@@ -29,26 +30,24 @@ from torch.utils.data import DataLoader, TensorDataset
 # bench/ holds scripts; the project's modules live one folder up.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import preprocess  # noqa: E402
 import real_benchmark  # noqa: E402
-import train  # noqa: E402
-from evaluate import scores  # noqa: E402
-from model import GenreMLP, fit_standardisation, predict_proba, standardise  # noqa: E402
+import scoring  # noqa: E402
+import songtable  # noqa: E402
+from model import GenreClassifier, GenreMLP, fit_standardisation, standardise  # noqa: E402
 
 SEED_CONFIG = {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 1000,
                "hidden": (128, 64, 32)}
 
 
 def prepared_splits(table):
-    """Standardised train/val tensors, raw test arrays and the class list of a table."""
-    names = preprocess.feature_names_of(table)
-    classes = preprocess.train_genres(table)
-    arrays = {split: preprocess.split_arrays(table, split, names, classes)
-              for split in preprocess.SPLITS}
-    mean, std = fit_standardisation(arrays["train"][0])
-    tensors = {split: (standardise(x, mean, std), torch.from_numpy(y))
-               for split, (x, y) in arrays.items()}
-    return tensors, classes
+    """Per split: (raw features, genres, standardised tensor, genre index tensor); the genres."""
+    classes = sorted(set(table.loc[table[songtable.SPLIT] == "train", songtable.LABEL]))
+    index = {genre: i for i, genre in enumerate(classes)}
+    rows = {split: songtable.split_rows(table, split)[:2] for split in songtable.SPLITS}
+    mean, std = fit_standardisation(rows["train"][0].to_numpy())
+    return {split: (features, genres, standardise(features.to_numpy(), mean, std),
+                    torch.tensor([index[genre] for genre in genres]))
+            for split, (features, genres) in rows.items()}, classes
 
 
 def seed_epoch(model, loader, optimizer, criterion):
@@ -64,7 +63,7 @@ def seed_epoch(model, loader, optimizer, criterion):
 def time_seed_epochs(train_x, train_y, n_classes, epochs, seed=0, fused=None):
     """Seconds of each of ``epochs`` seed-style epochs, and the model they leave.
 
-    ``fused=True`` swaps in train.py's fused Adam, so only the loop differs from train.fit.
+    ``fused=True`` swaps in the fused Adam GenreClassifier uses, so only the loop differs.
     """
     torch.manual_seed(seed)
     model = GenreMLP(train_x.shape[1], n_classes, SEED_CONFIG["hidden"])
@@ -80,36 +79,33 @@ def time_seed_epochs(train_x, train_y, n_classes, epochs, seed=0, fused=None):
     return seconds, model.eval()
 
 
-def epoch_speed(tensors, n_classes, epochs):
+def epoch_speed(splits, n_classes, epochs):
     """Median s/epoch at batch 32, same widths: the seed loop as it was, the seed loop with
-    train.py's fused Adam, and train.fit (validation pass and metrics included)."""
-    (train_x, train_y), (val_x, val_y) = tensors["train"], tensors["val"]
+    fused Adam, and GenreClassifier.fit (validation pass and metrics included)."""
+    train_x, train_y = splits["train"][2:]
     seed_seconds, _ = time_seed_epochs(train_x, train_y, n_classes, epochs)
     fused_seconds, _ = time_seed_epochs(train_x, train_y, n_classes, epochs, fused=True)
-    config = train.TrainConfig(optimizer="adam", lr=SEED_CONFIG["lr"], batch_size=32,
-                               hidden=SEED_CONFIG["hidden"], dropout=0.0, input_noise=0.0,
-                               epochs=epochs, patience=epochs + 1)
-    _, history = train.fit(train_x, train_y, val_x, val_y, n_classes, config)
+    classifier = GenreClassifier(optimizer="adam", lr=SEED_CONFIG["lr"], batch_size=32,
+                                 hidden=SEED_CONFIG["hidden"], dropout=0.0, input_noise=0.0,
+                                 epochs=epochs, patience=epochs + 1)
+    classifier.fit(*splits["train"][:2], eval_set=splits["val"][:2])
     return (statistics.median(seed_seconds), statistics.median(fused_seconds),
-            statistics.median(row["seconds"] for row in history))
+            statistics.median(row["seconds"] for row in classifier.history_))
 
 
-def whole_runs(table, seed_epochs):
+def whole_runs(splits, classes, seed_epochs):
     """Wall seconds and test scores: the default train.py run against the seed's configuration."""
     started = time.perf_counter()
-    checkpoint, history = train.train_checkpoint(table, train.TrainConfig())
-    ours_seconds = time.perf_counter() - started
-    test_x, test_y = preprocess.split_arrays(table, "test", checkpoint["feature_names"],
-                                             checkpoint["classes"])
-    ours = scores(test_y, predict_proba(checkpoint, test_x).argmax(axis=1))
-    ours.update(seconds=ours_seconds, epochs=len(history))
+    classifier = GenreClassifier().fit(*splits["train"][:2], eval_set=splits["val"][:2])
+    test_x, test_y = splits["test"][:2]
+    ours = scoring.scores(test_y, classifier.predict(test_x))
+    ours.update(seconds=time.perf_counter() - started, epochs=len(classifier.history_))
 
     started = time.perf_counter()
-    tensors, classes = prepared_splits(table)
-    _, model = time_seed_epochs(*tensors["train"], len(classes), seed_epochs)
+    _, model = time_seed_epochs(*splits["train"][2:], len(classes), seed_epochs)
     with torch.no_grad():
-        predicted = model(tensors["test"][0]).argmax(dim=1).numpy()
-    seed = scores(test_y, predicted)
+        predicted = model(splits["test"][2]).argmax(dim=1).numpy()
+    seed = scoring.scores(splits["test"][3].numpy(), predicted)
     seed.update(seconds=time.perf_counter() - started, epochs=seed_epochs)
     return ours, seed
 
@@ -124,16 +120,17 @@ def synthetic_table(n_songs, n_features, n_classes=10, seed=0):
     artists = np.arange(len(genres)) // 5
     table.insert(0, "artist_id", [f"AR{a}" for a in artists])
     table.insert(1, "genre", [f"genre{g}" for g in genres])
-    table.insert(2, "split", preprocess.assign_splits(table["genre"].to_numpy(),
-                                                      table["artist_id"].to_numpy(), 0.15, 0.15,
-                                                      seed))
+    table.insert(2, "split", songtable.assign_splits(table["genre"].to_numpy(),
+                                                     table["artist_id"].to_numpy(), 0.15, 0.15,
+                                                     seed))
     return table
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data", help="a preprocessed table (default: the real benchmark)")
+    parser.add_argument("--data", help="a preprocessed table (default: the real benchmark's "
+                        "tagtraum CD1 table)")
     parser.add_argument("--timed-epochs", type=int, default=30,
                         help="epochs timed per loop for the per-epoch comparison")
     parser.add_argument("--seed-epochs", type=int, default=SEED_CONFIG["epochs"],
@@ -148,34 +145,38 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
-        table = preprocess.read_table(args.data) if args.data else preprocess.preprocess(
-            real_benchmark.build_songcsv())
-    except (OSError, preprocess.PreprocessError) as err:
-        print(f"error: {err} (pass --data or provide ../shared/data)", file=sys.stderr)
+        table = songtable.read_table(args.data) if args.data else real_benchmark.labelled_table(
+            real_benchmark.SHARED_DATA / "MillionSongSubset" / "data",
+            real_benchmark.DEFAULT_LABELS[0], real_benchmark.SHARED_DATA / "sid_mismatches.txt",
+            Path("data/real_benchmark/msd_tagtraum_cd1"))[0]
+    except songtable.TableError as err:
+        print(f"error: {err}", file=sys.stderr)
         return 2
-    tensors, classes = prepared_splits(table)
-    print(f"data: {args.data or 'real benchmark'}: {len(tensors['train'][1])} train songs, "
-          f"{tensors['train'][0].shape[1]} features, {len(classes)} genres; "
+    splits, classes = prepared_splits(table)
+    n_features = splits["train"][2].shape[1]
+    print(f"data: {args.data or 'real benchmark (tagtraum CD1)'}: {len(splits['train'][1])} "
+          f"train songs, {n_features} features, {len(classes)} genres; "
           f"torch {torch.__version__}, {args.threads} CPU thread(s)")
-    seed_s, seed_fused_s, ours_s = epoch_speed(tensors, len(classes), args.timed_epochs)
+    seed_s, seed_fused_s, ours_s = epoch_speed(splits, len(classes), args.timed_epochs)
     print(f"per epoch, batch 32, Adam lr 0.01: seed DataLoader loop {seed_s * 1000:.1f} ms "
-          f"({seed_fused_s * 1000:.1f} ms with fused Adam), train.fit {ours_s * 1000:.1f} ms "
-          f"incl. its validation pass: {seed_s / ours_s:.2f}x faster "
+          f"({seed_fused_s * 1000:.1f} ms with fused Adam), GenreClassifier.fit "
+          f"{ours_s * 1000:.1f} ms incl. its validation pass: {seed_s / ours_s:.2f}x faster "
           f"({seed_fused_s / ours_s:.2f}x from the loop alone)")
-    ours, seed = whole_runs(table, args.seed_epochs)
+    ours, seed = whole_runs(splits, classes, args.seed_epochs)
     for title, run in (("train.py defaults", ours), ("seed configuration", seed)):
         print(f"{title:<20} {run['epochs']:5d} epochs {run['seconds']:8.1f} s   test accuracy "
               f"{run['accuracy']:.3f}  macro-F1 {run['macro_f1']:.3f}")
     print(f"whole run: {seed['seconds'] / ours['seconds']:.1f}x less wall time, macro-F1 "
           f"{ours['macro_f1'] - seed['macro_f1']:+.3f}")
     if args.songs:
-        synthetic = synthetic_table(args.songs, tensors["train"][0].shape[1])
+        synthetic = synthetic_table(args.songs, n_features)
         started = time.perf_counter()
-        _, history = train.train_checkpoint(synthetic, train.TrainConfig())
-        seconds = time.perf_counter() - started
-        per_epoch = statistics.median(row["seconds"] for row in history)
-        print(f"{args.songs} synthetic songs: whole default run {seconds:.1f} s "
-              f"({len(history)} epochs, {per_epoch * 1000:.0f} ms per epoch)")
+        classifier = GenreClassifier().fit(*songtable.split_rows(synthetic, "train")[:2],
+                                           eval_set=songtable.split_rows(synthetic, "val")[:2])
+        per_epoch = statistics.median(row["seconds"] for row in classifier.history_)
+        print(f"{args.songs} synthetic songs: whole default run "
+              f"{time.perf_counter() - started:.1f} s ({len(classifier.history_)} epochs, "
+              f"{per_epoch * 1000:.0f} ms per epoch)")
     return 0
 
 

@@ -1,38 +1,60 @@
-"""bench/real_benchmark.py's options, folds and prior-correction sweep (no real data needed)."""
+"""bench/real_benchmark.py: the real pipeline (extract -> preprocess -> cross-validated MLP and
+baselines) on song files, its paired differences and its one-line option errors."""
+import importlib.util
+import re
+from pathlib import Path
+
+import numpy as np
 import pytest
 
-import preprocess
-import train
-from test_preprocess import load_real_benchmark, synthetic_songcsv
+from dataset.sample import generate_sample
 
-real_benchmark = load_real_benchmark()
+
+def load_bench(name):
+    """A script of bench/ as a module (bench/ is a folder of scripts, not a package)."""
+    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+real_benchmark = load_bench("real_benchmark")
+
+
+def test_paired_difference_is_against_the_best_baseline_per_metric():
+    results = {"MLP": [{"accuracy": 0.7, "macro_f1": 0.4}, {"accuracy": 0.8, "macro_f1": 0.6}],
+               "a": [{"accuracy": 0.6, "macro_f1": 0.5}, {"accuracy": 0.6, "macro_f1": 0.5}],
+               "b": [{"accuracy": 0.7, "macro_f1": 0.2}, {"accuracy": 0.7, "macro_f1": 0.2}]}
+    best, mean, error = real_benchmark.paired_difference(results, "accuracy")
+    assert best == "b" and mean == pytest.approx(0.05)
+    assert error == pytest.approx(np.std([0.0, 0.1], ddof=1) / np.sqrt(2))
+    assert real_benchmark.paired_difference(results, "macro_f1")[0] == "a"
+
+
+def test_runs_the_pipeline_on_song_files(tmp_path, capsys):
+    generate_sample(tmp_path / "sample", songs_per_genre=12, seed=1)
+    config = tmp_path / "mlp.json"
+    config.write_text('{"epochs": 5, "hidden": [16, 8]}')
+    assert real_benchmark.main([
+        "--songs", str(tmp_path / "sample" / "data"),
+        "--labels", str(tmp_path / "sample" / "sample_genres.cls"), "--mismatches", "",
+        "--folds", "2", "--repeats", "1", "--config", str(config),
+        "--workdir", str(tmp_path / "work")]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"sample_genres.cls: \d+ songs, \d+ genres \(\w+ \d+%\), \d+ artists", printed)
+    for title in ("MLP", "majority class", "logistic regression", "HistGradientBoosting",
+                  "MLP - "):
+        assert title in printed
+    assert (tmp_path / "work" / "sample_genres" / "SongCSV.csv").exists()
 
 
 @pytest.mark.parametrize("options, complaint", [
-    (["--cv", "1"], "--cv needs at least 2 folds"),
-    (["--repeats", "3"], "--repeats needs --cv"),
-    (["--dropout", "1.5"], "--dropout must be in [0, 1)"),
-    (["--hidden", "0"], "--hidden widths must be at least 1"),
+    (["--folds", "1"], "--folds must be at least 2"),
+    (["--songs", "/nowhere"], "--songs /nowhere: no such folder"),
 ])
-def test_bad_options_are_one_line_before_any_work(options, complaint, tmp_path, capsys):
-    assert real_benchmark.main(["--shared-data", str(tmp_path), *options]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("error: ") and complaint in err and err.count("\n") == 1
-
-
-def test_one_fold_is_refused():
-    table = preprocess.preprocess(synthetic_songcsv(n_songs=100))
-    with pytest.raises(preprocess.PreprocessError, match="at least 2 folds"):
-        real_benchmark.cv_splits(table, 1)
-
-
-def test_sweep_covers_the_checkpoints_own_correction():
-    table = preprocess.preprocess(synthetic_songcsv(n_songs=300))
-    checkpoint, _ = train.train_checkpoint(table, train.TrainConfig(
-        epochs=20, patience=5, hidden=(16, 8), prior_correction=0.3))
-    sweep = real_benchmark.prior_sweep(checkpoint, table)
-    assert 0.3 in sweep and set(real_benchmark.PRIOR_CORRECTIONS) <= set(sweep)
-    assert all(0 <= scores["accuracy"] <= 1 for scores in sweep.values())
-    printed = real_benchmark.format_sweep([sweep], 0.3)
-    assert "0.30" in printed and "(default)" in printed.splitlines()[
-        sorted(sweep).index(0.3) + 1]
+def test_bad_options_are_one_line_before_any_work(options, complaint, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        real_benchmark.main(options)
+    assert exit_info.value.code == 2
+    assert complaint in capsys.readouterr().err.strip().splitlines()[-1]
