@@ -17,17 +17,19 @@ scikit-learn's tools unchanged (cross_validate, RandomizedSearchCV, VotingClassi
 A checkpoint (``save``) is a plain dict of tensors and Python values that loads with
 ``torch.load(weights_only=True)``: ``model`` (one state dict per network), ``model_args``
 (GenreMLP's arguments), ``feature_names``, ``missing_columns`` (features with a missing-value
-flag input), ``mean`` and ``std`` (of the inputs on the train rows), ``classes``,
+flag input), ``quantiles`` (each feature's training quantiles, or None), ``mean`` and ``std`` (of the inputs on the train rows), ``classes``,
 ``class_prior`` (each genre's share of the train rows), ``config`` (``get_params()``) and
 ``metrics``. Whoever loads it rebuilds the networks from ``model_args``.
 """
 import itertools
 import math
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
+from scipy import special
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 from torch import nn
@@ -37,8 +39,8 @@ import songtable
 from dataset import interrupts
 from dataset.outputs import atomic_output
 
-CHECKPOINT_KEYS = ("model", "model_args", "feature_names", "missing_columns", "mean", "std",
-                   "classes", "class_prior", "config", "metrics")
+CHECKPOINT_KEYS = ("model", "model_args", "feature_names", "missing_columns", "quantiles", "mean",
+                   "std", "classes", "class_prior", "config", "metrics")
 HISTORY_COLUMNS = ("member", "epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1",
                    "seconds")
 PARAMETER_HELP = {
@@ -49,13 +51,18 @@ PARAMETER_HELP = {
     "lr": "learning rate",
     "momentum": "SGD momentum",
     "weight_decay": "L2 penalty on the weights",
-    "optimizer": "sgd (with momentum) or adam",
-    "patience": "stop when the validation loss has not improved for this many epochs",
+    "optimizer": "sgd (with momentum), adam or adamw (decoupled weight decay)",
+    "patience": "stop when what stop_on watches has not improved for this many epochs",
     "class_weight_power": "loss weight of each genre is (1 / its share) ** this: 0 unweighted, "
                           "1 every genre weighs the same",
     "prior_correction": "share of the class weighting's favour to rare genres taken back at "
                         "prediction: 0 none (more macro-F1), 1 all (more accuracy)",
     "input_noise": "Gaussian noise added to standardised training inputs, in feature stds",
+    "input_transform": "standard (mean 0, std 1) or quantile (each feature mapped through its "
+                       "training quantiles to a normal distribution, then standardised)",
+    "label_smoothing": "share of each training label spread over the other genres",
+    "stop_on": "what early stopping watches: loss (validation loss) or score (validation "
+               "accuracy + macro-F1)",
     "ensemble": "train this many networks (seeds seed, seed+1, ...) and average their "
                 "probabilities",
     "bootstrap": "train each network of an ensemble on a resample of the training rows",
@@ -112,7 +119,8 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden=(256, 128, 64), dropout=0.36, epochs=500, batch_size=32,
                  lr=0.0188, momentum=0.65, weight_decay=0.017, optimizer="sgd", patience=20,
-                 class_weight_power=0.78, prior_correction=0.5, input_noise=0.2, ensemble=1,
+                 class_weight_power=0.78, prior_correction=0.5, input_noise=0.2,
+                 input_transform="standard", label_smoothing=0.0, stop_on="loss", ensemble=1,
                  bootstrap=False, validation_fraction=0.15, seed=0, device="auto",
                  verbose=False):
         self.hidden = hidden
@@ -127,6 +135,9 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         self.class_weight_power = class_weight_power
         self.prior_correction = prior_correction
         self.input_noise = input_noise
+        self.input_transform = input_transform
+        self.label_smoothing = label_smoothing
+        self.stop_on = stop_on
         self.ensemble = ensemble
         self.bootstrap = bootstrap
         self.validation_fraction = validation_fraction
@@ -145,7 +156,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 raise SettingError(name, "must be a whole number, at least 1")
         ranges = {"dropout": (0, 1, "[0, 1)"), "class_weight_power": (0, 1.0001, "[0, 1]"),
-                  "prior_correction": (0, 1.0001, "[0, 1]"),
+                  "prior_correction": (0, 1.0001, "[0, 1]"), "label_smoothing": (0, 1, "[0, 1)"),
                   "validation_fraction": (1e-9, 0.5, "(0, 0.5)")}
         for name, (low, high, shown) in ranges.items():
             if not low <= getattr(self, name) < high:
@@ -157,8 +168,11 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
                     "above 0" if name == "lr" else "not negative"))
         if not self.hidden or any(width < 1 for width in self.hidden):
             raise SettingError("hidden", "widths must be at least 1")
-        if self.optimizer not in ("sgd", "adam"):
-            raise SettingError("optimizer", "must be sgd or adam")
+        for name, choices in (("optimizer", ("sgd", "adam", "adamw")),
+                              ("input_transform", ("standard", "quantile")),
+                              ("stop_on", ("loss", "score"))):
+            if getattr(self, name) not in choices:
+                raise SettingError(name, f"must be one of {', '.join(choices)}")
         if self.device != "auto":
             try:
                 torch.device(self.device)
@@ -192,6 +206,8 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         if len(val_labels) == 0:
             raise ValueError("no validation rows: early stopping needs them")
         self.missing_columns_ = np.flatnonzero(np.isnan(features).any(axis=0))
+        self.quantiles_ = (fit_quantiles(features) if self.input_transform == "quantile"
+                           else None)
         train_inputs = self._inputs(features)
         self.mean_, self.std_ = fit_standardisation(train_inputs)
         self.class_prior_ = class_shares(labels, len(self.classes_))
@@ -199,21 +215,20 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         val = (standardise(self._inputs(val_features), self.mean_, self.std_),
                torch.from_numpy(val_labels))
         started = time.perf_counter()
-        self.networks_, self.history_ = [], []
+        self.networks_, self.history_, best_epochs = [], [], []
         for member in range(self.ensemble):
             rows = (np.random.default_rng(self.seed + member).integers(0, len(labels), len(labels))
                     if self.bootstrap else slice(None))
             if self.verbose and self.ensemble > 1:
                 print(f"network {member + 1} of {self.ensemble} (seed {self.seed + member})")
-            network, history = self._fit_network(train[0][rows], train[1][rows], *val,
-                                                 self.seed + member, device)
+            network, history, best_epoch = self._fit_network(train[0][rows], train[1][rows],
+                                                             *val, self.seed + member, device)
+            best_epochs.append(best_epoch)
             self.networks_.append(network.cpu().eval())
             self.history_ += [{"member": member, **row} for row in history]
         val_scores = scoring.scores(val_labels, self._probabilities(val_features).argmax(axis=1))
         self.metrics_ = {
-            "best_epochs": [min((row for row in self.history_ if row["member"] == member),
-                                key=lambda row: row["val_loss"])["epoch"]
-                            for member in range(self.ensemble)],
+            "best_epochs": best_epochs,
             "epochs_run": len(self.history_), "val_accuracy": val_scores["accuracy"],
             "val_macro_f1": val_scores["macro_f1"], "n_train": len(labels),
             "n_val": len(val_labels), "train_seconds": time.perf_counter() - started,
@@ -246,7 +261,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             "model": [network.state_dict() for network in self.networks_],
             "model_args": self._model_args(),
             "feature_names": None if names is None else [str(name) for name in names],
-            "missing_columns": self.missing_columns_.tolist(),
+            "missing_columns": self.missing_columns_.tolist(), "quantiles": self.quantiles_,
             "mean": self.mean_, "std": self.std_, "classes": self.classes_.tolist(),
             "class_prior": self.class_prior_,
             "config": {**self.get_params(), "hidden": list(self.hidden)},
@@ -266,6 +281,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         classifier.n_features_in_ = checkpoint["model_args"]["n_features"] - len(
             checkpoint["missing_columns"])
         classifier.missing_columns_ = np.array(checkpoint["missing_columns"], dtype=np.int64)
+        classifier.quantiles_ = checkpoint["quantiles"]
         classifier.mean_, classifier.std_ = checkpoint["mean"], checkpoint["std"]
         classifier.classes_ = np.array(checkpoint["classes"])
         classifier.class_prior_ = checkpoint["class_prior"]
@@ -279,11 +295,12 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
 
     def _fit_network(self, train_inputs, train_labels, val_inputs, val_labels, seed, device):
         """One network trained on standardised tensors; returns (network at its best epoch,
-        history rows).
+        history rows, best epoch).
 
         Mini-batches are slices of a shuffled copy of the in-memory tensors (no DataLoader: it
         costs more than a small network's step). Early stopping watches the class-weighted
-        validation loss; validation accuracy and macro-F1 are of the corrected predictions.
+        validation loss, or (stop_on="score") validation accuracy + macro-F1 of the corrected
+        predictions.
         """
         torch.manual_seed(seed)
         shuffle = torch.Generator(device=device).manual_seed(seed)
@@ -291,11 +308,12 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         val_inputs, val_labels = val_inputs.to(device), val_labels.to(device)
         network = GenreMLP(**self._model_args()).to(device)
         weights = class_weights(self.class_prior_, self.class_weight_power)
-        criterion = nn.CrossEntropyLoss(weight=weights.to(device))
+        criterion = nn.CrossEntropyLoss(weight=weights.to(device),
+                                        label_smoothing=self.label_smoothing)
         optimizer = self._optimizer(network.parameters())
         prior, exponent = self.class_prior_.to(device), self._prior_exponent()
         n_rows, size = len(train_labels), self.batch_size
-        history, best_loss, best_epoch, best_state = [], math.inf, 0, None
+        history, best, best_epoch, best_state = [], -math.inf, 0, None
         for epoch in range(1, self.epochs + 1):
             started = time.perf_counter()
             network.train()
@@ -325,21 +343,23 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
                    "val_macro_f1": val_scores["macro_f1"],
                    "seconds": time.perf_counter() - started}
             history.append(row)
-            improved = val_loss < best_loss
+            watched = (-val_loss if self.stop_on == "loss"
+                       else val_scores["accuracy"] + val_scores["macro_f1"])
+            improved = watched > best
             if improved:
-                best_loss, best_epoch = val_loss, epoch
+                best, best_epoch = watched, epoch
                 best_state = {name: value.clone() for name, value in network.state_dict().items()}
             if self.verbose:
                 print(format_epoch(row) + ("  *" if improved else ""))
             if epoch - best_epoch >= self.patience:
                 break
         network.load_state_dict(best_state)
-        return network, history
+        return network, history, best_epoch
 
     def _optimizer(self, parameters):
-        if self.optimizer == "adam":
-            return torch.optim.Adam(parameters, lr=self.lr, weight_decay=self.weight_decay,
-                                    fused=True)
+        if self.optimizer in ("adam", "adamw"):
+            adam = torch.optim.Adam if self.optimizer == "adam" else torch.optim.AdamW
+            return adam(parameters, lr=self.lr, weight_decay=self.weight_decay, fused=True)
         return torch.optim.SGD(parameters, lr=self.lr, momentum=self.momentum,
                                weight_decay=self.weight_decay, fused=True)
 
@@ -356,8 +376,10 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
                 "dropout": self.dropout}
 
     def _inputs(self, features):
-        """Features with a 0/1 missing-value flag appended for each column in missing_columns_."""
-        return np.hstack([features, np.isnan(features[:, self.missing_columns_])],
+        """Features (through the quantile map, if any) with a 0/1 missing-value flag appended for
+        each column in missing_columns_."""
+        mapped = features if self.quantiles_ is None else gaussianise(features, self.quantiles_)
+        return np.hstack([mapped, np.isnan(features[:, self.missing_columns_])],
                          dtype=np.float32)
 
     def _prior_exponent(self):
@@ -402,6 +424,37 @@ def fit_standardisation(inputs):
     std = np.sqrt((np.where(present, inputs - mean, 0.0) ** 2).sum(axis=0) / counts)
     std[~(std > 0)] = 1.0
     return torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
+
+
+QUANTILES = 101
+
+
+def fit_quantiles(features):
+    """Each column's percentiles 0, 1, ..., 100 over the rows (NaN ignored): a float64 tensor."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: NaN quantiles
+        found = np.nanquantile(np.asarray(features, dtype=np.float64),
+                               np.linspace(0, 1, QUANTILES), axis=0)
+    return torch.from_numpy(np.nan_to_num(found))
+
+
+def gaussianise(features, quantiles):
+    """Each column through its training quantiles to a standard normal (NaN stays NaN).
+
+    Tied quantiles (a feature with few distinct values) map to the middle of their range, as
+    scikit-learn's QuantileTransformer does, by averaging the interpolation both ways.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    quantiles = quantiles.numpy()
+    levels = np.linspace(0, 1, len(quantiles))
+    mapped = np.empty_like(features)
+    for column in range(features.shape[1]):
+        points = quantiles[:, column]
+        mapped[:, column] = 0.5 * (np.interp(features[:, column], points, levels)
+                                   - np.interp(-features[:, column], -points[::-1],
+                                               -levels[::-1]))
+    mapped[np.isnan(features)] = np.nan
+    return special.ndtri(np.clip(mapped, 1e-4, 1 - 1e-4))
 
 
 def standardise(inputs, mean, std):

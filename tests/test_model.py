@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 import scoring
 import songtable
 from model import (CHECKPOINT_KEYS, CheckpointError, GenreClassifier, GenreMLP, SettingError,
-                   class_weights, correct_prior)
+                   class_weights, correct_prior, gaussianise)
 from songs import synthetic_songcsv
 
 FAST = {"epochs": 30, "patience": 5, "hidden": (32, 16, 8)}
@@ -234,3 +234,30 @@ def test_works_in_a_soft_voting_ensemble_with_gradient_boosting(rows):
     test_features, test_genres, _ = rows["test"]
     assert set(vote.predict(test_features)) <= {"Jazz", "Pop_Rock", "Rap"}
     assert vote.score(test_features, test_genres) > 0.8
+
+
+def test_quantile_inputs_are_normal_on_the_training_rows_and_survive_a_checkpoint(rows,
+                                                                                   tmp_path):
+    features, genres, artists = rows["train"]
+    skewed = features.assign(tempo=np.exp(features["tempo"] / 10))  # heavy right tail
+    classifier = GenreClassifier(**FAST, input_transform="quantile").fit(
+        skewed, genres, groups=artists)
+    mapped = gaussianise(skewed.to_numpy(), classifier.quantiles_)
+    tempo = mapped[:, list(skewed.columns).index("tempo")]
+    assert abs(np.mean(tempo)) < 0.05 and abs(np.std(tempo) - 1) < 0.1
+    assert np.isnan(mapped[:, 0]).sum() == skewed["year"].isna().sum()  # gaps stay gaps
+    classifier.save(tmp_path / "model.pt")
+    loaded = GenreClassifier.load(tmp_path / "model.pt")
+    assert np.array_equal(loaded.predict_proba(skewed), classifier.predict_proba(skewed))
+
+
+def test_stopping_on_the_score_keeps_the_epoch_of_best_accuracy_plus_macro_f1(rows):
+    features, genres, _ = rows["train"]
+    classifier = GenreClassifier(**FAST, stop_on="score", label_smoothing=0.1,
+                                 optimizer="adamw", lr=0.003).fit(features, genres,
+                                                                  eval_set=rows["val"][:2])
+    history = classifier.history_
+    best = max(history, key=lambda row: (row["val_accuracy"] + row["val_macro_f1"],
+                                         -row["epoch"]))
+    assert classifier.metrics_["best_epochs"] == [best["epoch"]]
+    assert classifier.metrics_["val_accuracy"] == pytest.approx(best["val_accuracy"])
