@@ -107,9 +107,10 @@ def read_song_file(path, segments=True, song_arrays=()):
     try:
         with hdf5_getters.open_h5_file_read(path) as h5:
             rows = list(features.file_features(h5, segments))
-            for name in song_arrays:
-                for row, part in zip(rows, hdf5_getters.song_array_parts(h5, name), strict=True):
-                    row[name] = part
+            if song_arrays:
+                for name, parts in hdf5_getters.song_array_parts(h5, song_arrays).items():
+                    for row, part in zip(rows, parts, strict=True):
+                        row[name] = part
             return rows
     except hdf5_getters.SongFileError:
         raise

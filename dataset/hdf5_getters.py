@@ -154,20 +154,32 @@ def read_column(dataset, field):
     return values[field]
 
 
-def song_array_parts(h5, name):
-    """Every song's part of array ``name``, in song order, as lists (strings decoded): one read
-    per song, so an aggregate file's whole array is never held. A file without the array (a
-    summary file) gives every song an empty list."""
-    group = ARRAYS[name]
+def song_array_parts(h5, names):
+    """{name: every song's part of array ``name``, in song order, as a list (strings decoded)}
+    for each of ``names``; every song's part is empty when the file has no such array (a summary
+    file). One read per song, so an aggregate file's whole array is never held; a single-track
+    file's part is the whole array, read without its song table."""
     songs = get_num_songs(h5)
-    if not h5.id.__contains__(f"{group}/{name}".encode()):
-        return [[] for _ in range(songs)]
-    dataset = open_dataset(h5, f"{group}/{name}")
-    starts = read_column(open_dataset(h5, f"{group}/songs"), idx_column(name)).tolist()
-    stops = starts[1:] + [dataset.shape[0]]
-    parts = [read_rows(dataset, start, stop).tolist() for start, stop in zip(starts, stops)]
-    if dataset.get_type().get_class() == h5py.h5t.STRING:
-        return [[decode(value) for value in part] for part in parts]
+    starts_of = {}  # idx_ column -> where each song's part starts (shared by array families)
+    parts = {}
+    for name in names:
+        group = ARRAYS[name]
+        try:
+            dataset = h5py.h5d.open(h5.id, f"{group}/{name}".encode())
+        except KeyError:
+            parts[name] = [[] for _ in range(songs)]
+            continue
+        if songs == 1:
+            bounds = [(0, None)]
+        else:
+            column = idx_column(name)
+            if column not in starts_of:
+                starts_of[column] = read_column(open_dataset(h5, f"{group}/songs"),
+                                                column).tolist()
+            bounds = zip(starts_of[column], starts_of[column][1:] + [None])
+        parts[name] = [read_rows(dataset, start, stop).tolist() for start, stop in bounds]
+        if dataset.get_type().get_class() == h5py.h5t.STRING:
+            parts[name] = [[decode(value) for value in part] for part in parts[name]]
     return parts
 
 

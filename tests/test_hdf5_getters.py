@@ -123,10 +123,10 @@ def test_song_array_parts_give_every_songs_part_of_an_aggregate_file(tmp_path):
              make_song("TRAGG000000000003", seed=3)]
     path = tmp_path / "aggregate.h5"
     write_song_file(path, songs)
+    names = ("artist_terms", "artist_terms_weight", "artist_mbtags", "artist_mbtags_count")
     with g.open_h5_file_read(path) as h5:
-        for name in ("artist_terms", "artist_terms_weight", "artist_mbtags",
-                     "artist_mbtags_count"):
-            assert g.song_array_parts(h5, name) == [list(song[name]) for song in songs]
+        assert g.song_array_parts(h5, names) == {
+            name: [list(song[name]) for song in songs] for name in names}
     assert not g.is_summary_file(path)
 
 
@@ -136,7 +136,7 @@ def test_a_summary_file_is_recognised_and_its_songs_have_no_array_parts(tmp_path
                     arrays=False)
     assert g.is_summary_file(path)
     with g.open_h5_file_read(path) as h5:
-        assert g.song_array_parts(h5, "artist_terms") == [[], []]
+        assert g.song_array_parts(h5, ["artist_terms"]) == {"artist_terms": [[], []]}
     text = tmp_path / "notes.h5"
     text.write_text("not hdf5")
     assert not g.is_summary_file(text)  # unreadable: not recognised, reading it says why
@@ -145,4 +145,9 @@ def test_a_summary_file_is_recognised_and_its_songs_have_no_array_parts(tmp_path
 def test_real_summary_file_is_recognised(shared_data):
     subset = shared_data / "MillionSongSubset"
     assert g.is_summary_file(subset / "AdditionalFiles/subset_msd_summary_file.h5")
-    assert not g.is_summary_file(subset / "data/A/A/A/TRAAABD128F429CF47.h5")
+    soul_deep = subset / "data/A/A/A/TRAAABD128F429CF47.h5"
+    assert not g.is_summary_file(soul_deep)
+    with g.open_h5_file_read(soul_deep) as h5:
+        parts = g.song_array_parts(h5, ["artist_terms", "artist_mbtags_count"])
+    assert parts["artist_terms"][0][:2] == ["blue-eyed soul", "pop rock"]
+    assert parts["artist_mbtags_count"] == [[1]]
