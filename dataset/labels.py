@@ -286,11 +286,12 @@ class FirstOf(_Source):
                                                for array in source.song_arrays))
         self.batch_size = max(source.batch_size for source in sources)
         self.description = ", then ".join(source.description for source in sources)
+        self._position = {}  # genre_source -> position of the source that gives it
 
     def label(self, songs):
         labels = [None] * len(songs)
         left = list(range(len(songs)))
-        for source in self.sources:
+        for position, source in enumerate(self.sources):
             if not left:
                 break
             answers = source.label([songs[index] for index in left])
@@ -298,7 +299,9 @@ class FirstOf(_Source):
             for index, label in zip(left, answers, strict=True):
                 if label["genre"] or labels[index] is None or not labels[index]["tags"]:
                     labels[index] = label
-                if not label["genre"]:
+                if label["genre"]:
+                    self._position.setdefault(label["genre_source"], position)
+                else:
                     unlabelled.append(index)
             left = unlabelled
         for label in labels:
@@ -306,8 +309,8 @@ class FirstOf(_Source):
         return labels
 
     def summary(self):
-        by_source = ", ".join(f"{self.counts[source]} {source}" for source in self.counts
-                              if source != "unlabelled")
+        by_source = ", ".join(f"{self.counts[source]} {source}" for source in sorted(
+            self._position, key=lambda source: (self._position[source], source)))
         failed = sum(source.counts["failed"] for source in self.sources)
         labelled = sum(self.counts.values()) - self.counts["unlabelled"]
         return "\n".join([f"labels from {self.description}: {labelled} labelled "
