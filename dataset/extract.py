@@ -379,7 +379,8 @@ def parse_args(argv):
     parser.add_argument("--mismatches", metavar="FILE",
                         help="the dataset's sid_mismatches.txt: leave out the tracks it lists, "
                              "whose audio analysis is of another recording than their metadata "
-                             "(and so than their labels)")
+                             "(and so than their labels) (default: keep every track)"
+                             "%(default).0s")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     labels.add_arguments(parser)
     args = parser.parse_args(argv)
