@@ -233,20 +233,19 @@ def _pool_results(batches):
 def dask_engine(workers, scheduler=None):
     """As local_engine, reading on the Dask scheduler at ``scheduler``, or on a LocalCluster of
     ``workers`` single-threaded processes when None."""
+    distributed = _import_extra("distributed", "--engine dask")
     with contextlib.ExitStack() as stack:
-        distributed = _import_extra("distributed", "--engine dask")
-        if not scheduler:
-            with _sigint_held():
-                # Workers' warnings would fill the screen when Ctrl-C cancels their tasks.
-                cluster = stack.enter_context(distributed.LocalCluster(
-                    n_workers=workers, threads_per_worker=1, dashboard_address=None,
-                    silence_logs=logging.ERROR))
         if scheduler:
             try:
                 client = stack.enter_context(distributed.Client(scheduler))
             except (OSError, ValueError) as err:
                 raise InputError(f"--scheduler {scheduler}: cannot connect ({err})") from None
         else:
+            with _sigint_held():
+                # Workers' warnings would fill the screen when Ctrl-C cancels their tasks.
+                cluster = stack.enter_context(distributed.LocalCluster(
+                    n_workers=workers, threads_per_worker=1, dashboard_address=None,
+                    silence_logs=logging.ERROR))
             client = stack.enter_context(distributed.Client(cluster))
         try:  # a worker that cannot unpickle our tasks would make the run wait forever
             client.run(importlib.import_module, "dataset.extract")
