@@ -5,7 +5,8 @@ Usage:
     python bench/bench_labels.py [--songs 10000] [--chunk 256] [--latency 0.3] [--latency-songs 40]
 
 Songs (track_id, artist, title) come from ../shared/data/msd10k_songs.csv. Timed, each from opening
-the source to the last label, in chunks of CHUNK songs as extract asks:
+the source to the last label, in chunks of CHUNK songs (extract asks last.fm 256 songs at a time,
+local sources one file's songs at a time; a local look-up costs the same either way):
   - warm cache: a cache holding a track.getTopTags answer for every song (synthetic tags, seeded),
     the API pointed at a closed port, so that a single request would show as a failure;
   - tagtraum: the real msd_tagtraum_cd1.cls (133,676 songs) read and queried;
