@@ -242,10 +242,12 @@ def dask_engine(workers, scheduler=None):
                 raise InputError(f"--scheduler {scheduler}: cannot connect ({err})") from None
         else:
             with _sigint_held():
-                # Workers' warnings would fill the screen when Ctrl-C cancels their tasks.
+                # Our tasks report every failure in their results, and the cluster's own in
+                # one line (ClusterError); the workers' logs would fill the screen when Ctrl-C
+                # cancels their tasks or a heartbeat finds the scheduler gone at shutdown.
                 cluster = stack.enter_context(distributed.LocalCluster(
                     n_workers=workers, threads_per_worker=1, dashboard_address=None,
-                    silence_logs=logging.ERROR))
+                    silence_logs=logging.CRITICAL))
             client = stack.enter_context(distributed.Client(cluster))
         try:  # a worker that cannot unpickle our tasks would make the run wait forever
             client.run(importlib.import_module, "dataset.extract")
