@@ -145,15 +145,12 @@ def test_foreign_and_older_checkpoints_are_refused(fitted, tmp_path):
         GenreClassifier.load(tmp_path / "old.pt")
 
 
-def test_ensemble_averages_its_networks_and_its_first_is_the_single_network(fitted, rows):
+def test_ensemble_networks_differ_and_their_mean_is_the_prediction(fitted, rows):
     features, genres, artists = rows["train"]
     ensemble = GenreClassifier(**FAST, seed=1, ensemble=3).fit(
         features, genres, groups=artists, eval_set=rows["val"][:2])
-    assert len(ensemble.networks_) == 3
+    assert len(ensemble.networks_) == 3 and len(ensemble.metrics_["best_epochs"]) == 3
     assert {row["member"] for row in ensemble.history_} == {0, 1, 2}
-    first = fitted.networks_[0].state_dict()
-    assert all(torch.equal(first[name], ensemble.networks_[0].state_dict()[name])
-               for name in first)
     assert not torch.equal(ensemble.networks_[0].net[0].weight, ensemble.networks_[1].net[0].weight)
     test = rows["test"][0]
     members = []
@@ -165,6 +162,16 @@ def test_ensemble_averages_its_networks_and_its_first_is_the_single_network(fitt
     expected = correct_prior(torch.tensor(np.mean(members, axis=0)), ensemble.class_prior_,
                              ensemble.prior_correction * ensemble.class_weight_power)
     assert ensemble.predict_proba(test) == pytest.approx(expected.numpy(), abs=1e-6)
+    # Each network was kept at its own best epoch: its validation accuracy there.
+    val_features, val_genres, _ = rows["val"]
+    for member, network in enumerate(ensemble.networks_):
+        single = clone(ensemble)
+        vars(single).update({key: value for key, value in vars(ensemble).items()
+                             if key.endswith("_")}, networks_=[network])
+        best = next(row for row in ensemble.history_ if row["member"] == member
+                    and row["epoch"] == ensemble.metrics_["best_epochs"][member])
+        assert np.mean(single.predict(val_features) == val_genres) == pytest.approx(
+            best["val_accuracy"])
 
 
 def test_bootstrap_networks_see_other_rows(rows):
