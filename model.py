@@ -17,7 +17,8 @@ scikit-learn's tools unchanged (cross_validate, RandomizedSearchCV, VotingClassi
 A checkpoint (``save``) is a plain dict of tensors and Python values that loads with
 ``torch.load(weights_only=True)``: ``model`` (one state dict per network), ``model_args``
 (GenreMLP's arguments), ``feature_names``, ``missing_columns`` (features with a missing-value
-flag input), ``quantiles`` (each feature's training quantiles, or None), ``mean`` and ``std`` (of the inputs on the train rows), ``classes``,
+flag input), ``quantiles`` (each feature's training quantiles, or None), ``mean`` and ``std``
+(of the inputs on the train rows), ``classes``,
 ``class_prior`` (each genre's share of the train rows), ``config`` (``get_params()``) and
 ``metrics``. Whoever loads it rebuilds the networks from ``model_args``.
 """
@@ -381,7 +382,8 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             started = time.perf_counter()
             stack.train()
             order = torch.randperm(n_rows, generator=shuffle, device=device)
-            inputs, labels, weights = train_inputs[order], train_labels[order], row_weights[:, order]
+            inputs, labels = train_inputs[order], train_labels[order]
+            weights = row_weights[:, order]
             total = torch.zeros(count, device=device)
             for start in range(0, n_rows, size):
                 interrupts.check()
@@ -405,7 +407,8 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             predicted = correct_prior(torch.softmax(logits, dim=2), prior, exponent).argmax(dim=2)
             seconds = time.perf_counter() - started
             for member in range(count):
-                val_scores = scoring.scores(val_labels.cpu().numpy(), predicted[member].cpu().numpy())
+                val_scores = scoring.scores(val_labels.cpu().numpy(),
+                                            predicted[member].cpu().numpy())
                 row = {"member": member, "epoch": epoch,
                        "train_loss": total[member].item() / math.ceil(n_rows / size),
                        "val_loss": val_losses[member].item(),

@@ -17,7 +17,7 @@ import pandas as pd
 
 from dataset import features
 from dataset.errors import first_line
-from dataset.extract import InputError, find_song_files, read_song_file
+from dataset.songfiles import InputError, find_song_files, read_song_file
 from dataset.hdf5_getters import SongFileError
 import songtable
 from model import CheckpointError, GenreClassifier

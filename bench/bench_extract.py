@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dataset import extract, features, labels  # noqa: E402
+from dataset import extract, features, labels, songfiles  # noqa: E402
 from dataset.sample import write_song_file  # noqa: E402
 
 
@@ -142,7 +142,7 @@ def main(argv=None):
         return 2
     with tempfile.TemporaryDirectory() as tmp:
         root = build_files(Path(tmp) / "data", args.files)
-        paths = extract.find_song_files([root])
+        paths = songfiles.find_song_files([root])
         megabytes = sum(Path(p).stat().st_size for p in paths) / 1e6
         print(f"{len(paths)} song files, {megabytes:.0f} MB, in {root}")
         methods = {"official getters (PyTables), 1 process":

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from dataset import extract, genres, labels  # noqa: E402
+from dataset import genres, labels, songfiles  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CD1 = "tagtraum CD1"
@@ -47,9 +47,9 @@ def label_songs(data):
         CD1: labels.ClsLabels(data / "tagtraum" / "msd_tagtraum_cd1.cls"),
     }
     arrays = tuple(dict.fromkeys(a for source in sources.values() for a in source.song_arrays))
-    files = extract.find_song_files([data / "MillionSongSubset" / "data"])
+    files = songfiles.find_song_files([data / "MillionSongSubset" / "data"])
     songs = [row for path in files
-             for row in extract.read_song_file(path, segments=False, song_arrays=arrays)]
+             for row in songfiles.read_song_file(path, segments=False, song_arrays=arrays)]
     genre_by_source = {}
     for name, source in sources.items():
         with source:

@@ -27,7 +27,6 @@ import gzip
 import hashlib
 import os
 import queue
-import re
 import shutil
 import sqlite3
 import sys
@@ -47,7 +46,7 @@ if __package__ in (None, ""):  # run as `python dataset/download.py`: make `data
 import requests
 from tqdm import tqdm
 
-from dataset import interrupts
+from dataset import interrupts, songfiles
 from dataset.errors import describe, first_line
 
 # Small enough that a cut connection loses little (what arrived before the cut is kept) and that
@@ -159,10 +158,6 @@ def check_summary_file(path):
         raise InputError(f"{path}: not the dataset's summary file (rows: {counts})")
 
 
-# One line per mismatch: ERROR: <SONG_ID TRACK_ID> artist  -  title  !=  artist  -  title
-MISMATCH_LINE = re.compile(rb"ERROR: <SO[0-9A-Z]{16} TR[0-9A-Z]{16}> .* != .*")
-
-
 def check_mismatch_list(path):
     """Raise InputError unless ``path`` is a non-empty text of mismatch lines and nothing else."""
     with open(path, "rb") as stream:
@@ -170,7 +165,7 @@ def check_mismatch_list(path):
     if not lines:
         raise InputError(f"{path}: empty, not the list of song-track mismatches")
     for number, line in enumerate(lines, 1):
-        if not MISMATCH_LINE.fullmatch(line):
+        if not songfiles.MISMATCH_LINE.fullmatch(line.decode("utf-8", errors="replace")):
             shown = line[:60].decode("utf-8", errors="replace")
             raise InputError(f"{path}: line {number} is not a mismatch line "
                              f"('ERROR: <SO... TR...> ... != ...'): {shown!r}")

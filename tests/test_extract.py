@@ -7,7 +7,7 @@ from pathlib import Path
 import h5py
 import pytest
 
-from dataset import extract, features, labels
+from dataset import extract, features, labels, songfiles
 from dataset.sample import write_song_file
 from songs import make_song
 
@@ -222,7 +222,7 @@ def test_both_ways_of_running_the_script(command, tmp_path):
 
 def test_mismatched_real_tracks_are_left_out(shared_data, tmp_path, capsys):
     mismatches = shared_data / "sid_mismatches.txt"
-    listed = extract.read_mismatches(mismatches)
+    listed = songfiles.read_mismatches(mismatches)
     songs = {path.stem for path in (shared_data / "MillionSongSubset/data").rglob("*.h5")}
     assert len(listed) == 18_972 and len(songs & listed) == 62  # as ../shared/data says
     subset = real_subset(shared_data, tmp_path / "subset", sorted(songs & listed) + UNTOUCHED)

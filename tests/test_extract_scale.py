@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from dataset import extract, writers
+from dataset import extract, songfiles, writers
 from dataset.sample import write_song_file
 from songs import make_song
 from test_extract import ROOT, InterruptingSource, write_tree
@@ -212,7 +212,7 @@ def test_mismatches_are_left_out_of_parquet_and_of_a_resumed_run(tree, tmp_path,
     out = tmp_path / "SongCSV.csv"
     with pytest.raises(KeyboardInterrupt):  # stopped after 4 files; the list is the rest's
         extract.extract([str(tree)], out, 1, True, InterruptingSource(4), progress=False,
-                        excluded=extract.read_mismatches(mismatches))
+                        excluded=songfiles.read_mismatches(mismatches))
     capsys.readouterr()
     assert extract.main(unlabelled + ["--out", str(out), "--resume"]) == 0
     assert "left out 1 mismatched tracks" in capsys.readouterr().out

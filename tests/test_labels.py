@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from dataset import extract, genres, labels, lastfm
+from dataset import genres, labels, lastfm, songfiles
 from dataset.sample import write_song_file
 from fake_lastfm import FakeLastfm, Reply, toptags
 from songs import make_song
@@ -264,7 +264,7 @@ def test_a_broken_vocabulary_is_a_label_error(shared_data, tmp_path):
 def songs_from_files(paths, source):
     """The songs of ``paths`` as extract hands them to ``source``: with the arrays it needs."""
     return [row for path in paths
-            for row in extract.read_song_file(path, segments=False,
+            for row in songfiles.read_song_file(path, segments=False,
                                               song_arrays=source.song_arrays)]
 
 

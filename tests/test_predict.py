@@ -6,7 +6,7 @@ import pytest
 import predict
 import songtable
 import train
-from dataset.extract import read_song_file
+from dataset.songfiles import read_song_file
 from dataset.sample import write_song_file
 from test_extract import UNTOUCHED, real_subset
 from songs import synthetic_songcsv
