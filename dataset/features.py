@@ -43,8 +43,8 @@ DIMENSIONS = 12  # timbre dimensions and pitch classes alike
 # (i, j), i < j: the upper triangle of a 12 x 12 matrix, row by row (numpy.triu_indices' order).
 PAIRS = tuple((i, j) for i in range(DIMENSIONS) for j in range(i + 1, DIMENSIONS))
 PERCENTILES = (10, 90)
-CONFIDENCE_ARRAYS = ("segments_confidence", "beats_confidence", "bars_confidence",
-                     "tatums_confidence", "sections_confidence")
+LAG = 8  # segments between the timbres compared by timbre_lag_deltas
+BLOCKS = 8  # parts of the song compared by timbre_block_contrast
 
 
 def _per_dimension(*stems):
@@ -82,7 +82,7 @@ def _event_rates(song):
 def _timbre_covariance(song):
     if not song.segments:
         return _nan(len(PAIRS))
-    return _upper_triangle(song.timbre_covariance)
+    return _upper_triangle(_covariance(song.timbre))
 
 
 def _timbre_deltas(song):
@@ -92,20 +92,33 @@ def _timbre_deltas(song):
     return np.concatenate([np.abs(steps).mean(axis=0), steps.std(axis=0)])
 
 
+def _timbre_lag_deltas(song):
+    """Change over LAG segments (about 2 s), where timbre_deltas sees one (about 0.25 s)."""
+    if song.segments <= LAG:
+        return _nan(DIMENSIONS)
+    timbre = song.timbre
+    return np.abs(timbre[LAG:] - timbre[:-LAG]).mean(axis=0)
+
+
+def _timbre_block_contrast(song):
+    """The song cut into BLOCKS parts of (nearly) equal segment counts, as numpy.array_split
+    cuts it; the spread over the parts of each part's mean timbre: how much the song's sound
+    changes from one part to another, without reading the section boundaries."""
+    count = song.segments
+    if count < BLOCKS:
+        return _nan(DIMENSIONS)
+    size, longer = divmod(count, BLOCKS)
+    index = np.arange(BLOCKS)
+    firsts = index * size + np.minimum(index, longer)
+    sizes = np.where(index < longer, size + 1, size)
+    means = np.add.reduceat(song.timbre, firsts, axis=0) / sizes[:, None]
+    return means.std(axis=0)
+
+
 def _timbre_percentiles(song):
     if not song.segments:
         return _nan(len(PERCENTILES) * DIMENSIONS)
     return _percentiles(song.timbre, PERCENTILES).ravel()
-
-
-def _timbre_shape(song):
-    """Skewness and excess kurtosis of each dimension: NaN where a dimension is constant."""
-    if not song.segments:
-        return _nan(2 * DIMENSIONS)
-    standardised = (song.timbre - song.timbre.mean(axis=0)) / _std_or_nan(song.timbre)
-    squared = standardised * standardised
-    return np.concatenate([(squared * standardised).mean(axis=0),
-                           (squared * squared).mean(axis=0) - 3])
 
 
 def _chroma_key_invariant(song):
@@ -114,15 +127,7 @@ def _chroma_key_invariant(song):
     if not song.segments:
         return _nan(DIMENSIONS)
     mean = song.pitches.mean(axis=0)
-    return np.roll(mean, -int(mean.argmax()))
-
-
-def _chroma_key_relative(song):
-    """The mean chroma rotated so the song's estimated key (the song-level ``key``) comes
-    first: pitch classes as scale degrees."""
-    if not song.segments:
-        return _nan(DIMENSIONS)
-    return np.roll(song.pitches.mean(axis=0), -int(song.key))
+    return mean[(np.arange(DIMENSIONS) + mean.argmax()) % DIMENSIONS]
 
 
 def _chroma_correlation(song):
@@ -147,59 +152,6 @@ def _chroma_flux(song):
         share = pitches / pitches.sum(axis=1, keepdims=True)
         entropy = -np.where(share > 0, share * np.log(share), 0.0).sum(axis=1)
     return [flux, entropy.mean(), entropy.std()]
-
-
-def _loudness_dynamics(song):
-    if not song.segments:
-        return _nan(8)
-    peak = song.array("segments_loudness_max")
-    attack = peak - song.array("segments_loudness_start")
-    peak_time = song.array("segments_loudness_max_time")
-    step = np.abs(np.diff(peak)).mean() if len(peak) > 1 else math.nan
-    return [attack.mean(), attack.std(), peak_time.mean(), peak_time.std(),
-            *_percentiles(peak, (10, 50, 90)), step]
-
-
-def _segment_durations(song):
-    """From each segment's start to the next one's (the last one's to the song's end)."""
-    if not song.segments:
-        return _nan(5)
-    durations = np.diff(song.array("segments_start"), append=song.duration)
-    return [durations.mean(), durations.std(), *_percentiles(durations, (10, 50, 90))]
-
-
-def _rhythm_regularity(song):
-    """Spread of the beat intervals relative to their mean (tempo drift and jitter), and how
-    the beat is subdivided and grouped."""
-    beats = song.array("beats_start")
-    values = _nan(2)
-    if len(beats) >= 3:
-        intervals = np.diff(beats)
-        mean = intervals.mean()
-        if mean > 0:
-            values = [intervals.std() / mean, np.abs(np.diff(intervals)).mean() / mean]
-    tatums, bars = song.length("tatums_start"), song.length("bars_start")
-    values.append(tatums / len(beats) if len(beats) else math.nan)
-    values.append(len(beats) / bars if bars else math.nan)
-    return values
-
-
-def _analysis_confidence(song):
-    """Mean confidence of the Echo Nest's segmentation, beat, bar, tatum and section tracking."""
-    values = []
-    for name in CONFIDENCE_ARRAYS:
-        confidence = song.array(name)
-        values.append(confidence.mean() if len(confidence) else math.nan)
-    return values
-
-
-def _beat_sync(song):
-    """Timbre averaged over each beat's segments, then its spread over beats and mean absolute
-    beat-to-beat change: the song's movement at the pace of its pulse."""
-    means = _group_means(song.timbre, song.array("segments_start"), song.array("beats_start"))
-    if means is None or len(means) < 2:
-        return _nan(2 * DIMENSIONS)
-    return np.concatenate([means.std(axis=0), np.abs(np.diff(means, axis=0)).mean(axis=0)])
 
 
 def _section_contrast(song):
@@ -227,27 +179,14 @@ _FAMILY_DEFINITIONS = {
     "timbre_covariance": (_per_pair("timbre_cov"), _timbre_covariance),
     "timbre_deltas": (_per_dimension("timbre_delta_abs_mean", "timbre_delta_std"),
                       _timbre_deltas),
+    "timbre_lag_deltas": (_per_dimension(f"timbre_delta{LAG}_abs_mean"), _timbre_lag_deltas),
+    "timbre_block_contrast": (_per_dimension("timbre_block_std"), _timbre_block_contrast),
     "timbre_percentiles": (_per_dimension(*(f"timbre_p{q}" for q in PERCENTILES)),
                            _timbre_percentiles),
-    "timbre_shape": (_per_dimension("timbre_skew", "timbre_kurtosis"), _timbre_shape),
     "chroma_key_invariant": (_per_dimension("pitch_rotated_mean"), _chroma_key_invariant),
-    "chroma_key_relative": (_per_dimension("pitch_key_mean"), _chroma_key_relative),
     "chroma_correlation": (_per_pair("pitch_corr"), _chroma_correlation),
     "chroma_flux": (("pitch_delta_abs_mean", "pitch_entropy_mean", "pitch_entropy_std"),
                     _chroma_flux),
-    "loudness_dynamics": (("segment_attack_mean", "segment_attack_std",
-                           "segment_loudness_max_time_mean", "segment_loudness_max_time_std",
-                           "segment_loudness_max_p10", "segment_loudness_max_p50",
-                           "segment_loudness_max_p90", "segment_loudness_max_delta_abs_mean"),
-                          _loudness_dynamics),
-    "segment_durations": (("segment_duration_mean", "segment_duration_std",
-                           "segment_duration_p10", "segment_duration_p50",
-                           "segment_duration_p90"), _segment_durations),
-    "rhythm_regularity": (("beat_interval_cv", "beat_interval_jitter", "tatums_per_beat",
-                           "beats_per_bar"), _rhythm_regularity),
-    "analysis_confidence": (tuple(f"{name.split('_')[0]}_confidence_mean"
-                                  for name in CONFIDENCE_ARRAYS), _analysis_confidence),
-    "beat_sync": (_per_dimension("beat_timbre_std", "beat_timbre_delta_abs_mean"), _beat_sync),
     "section_contrast": (("section_duration_mean", "section_duration_std",
                           *_per_dimension("section_timbre_std"), "section_loudness_max_std"),
                          _section_contrast),
@@ -268,6 +207,12 @@ _UPPER_ROWS = [i for i, _ in PAIRS]
 _UPPER_COLUMNS = [j for _, j in PAIRS]
 
 
+def _covariance(matrix):
+    """Population covariance of the columns of a (rows, 12) matrix with at least one row."""
+    centred = matrix - matrix.mean(axis=0)
+    return centred.T @ centred / len(matrix)
+
+
 def _percentiles(values, percentiles):
     """numpy.percentile(values, percentiles, axis=0) (linear interpolation), by a partial sort
     around the needed ranks only: a third of percentile's time on a song's segments."""
@@ -279,20 +224,13 @@ def _percentiles(values, percentiles):
     return ordered[below] * (1 - weight) + ordered[above] * weight
 
 
-def _std_or_nan(matrix):
-    std = matrix.std(axis=0)
-    return np.where(std > 0, std, math.nan)
-
-
 def _group_means(values, times, boundaries):
     """Mean of ``values``' rows per interval between sorted ``boundaries`` (rows before the
-    first boundary form a group of their own; empty intervals none); None without boundaries."""
-    if not len(boundaries) or not len(values):
-        return None
+    first boundary form a group of their own; empty intervals none)."""
     group = np.searchsorted(boundaries, times, side="right")
     firsts = np.flatnonzero(np.diff(group, prepend=-1))
     sizes = np.diff(firsts, append=len(values))
-    return np.add.reduceat(values, firsts, axis=0) / sizes.reshape((-1,) + (1,) * (values.ndim - 1))
+    return np.add.reduceat(values, firsts, axis=0) / sizes[:, None]
 
 
 def _nan(count):
@@ -381,18 +319,14 @@ def _features(h5, tables, row, segments):
 def segment_features(h5, tables, row, duration, key=0):
     """The segment families' columns of the song at ``row`` of ``tables``, as a dict."""
     song = _Song(h5, tables, row, duration, key)
-    features = {}
-    for columns_of_family, compute in _FAMILY_DEFINITIONS.values():
-        values = compute(song)
-        if isinstance(values, np.ndarray):
-            values = values.tolist()  # Python floats: what the CSV and Parquet writers expect
-        features.update(zip(columns_of_family, map(float, values)))
-    return features
+    values = np.concatenate([np.asarray(compute(song), dtype=np.float64)
+                             for _, compute in _FAMILY_DEFINITIONS.values()])
+    # One conversion to Python floats, what the CSV and Parquet writers expect.
+    return dict(zip(SEGMENT_COLUMNS, values.tolist()))
 
 
 class _Song:
-    """One song's arrays, each read once when a family first asks for it, and what several
-    families share (the timbre matrix's covariance), computed once."""
+    """One song's arrays, each read once, when a family first asks for it."""
 
     def __init__(self, h5, tables, row, duration, key):
         self.h5 = h5
@@ -401,7 +335,6 @@ class _Song:
         self.duration = duration
         self.key = key
         self._arrays = {}
-        self._shared = {}
 
     def _open(self, name):
         group = hdf5_getters.ARRAYS[name]
@@ -435,14 +368,3 @@ class _Song:
     def segments(self):
         return len(self.timbre)
 
-    @property
-    def timbre_covariance(self):
-        if "timbre_covariance" not in self._shared:
-            self._shared["timbre_covariance"] = _covariance(self.timbre)
-        return self._shared["timbre_covariance"]
-
-
-def _covariance(matrix):
-    """Population covariance of the columns of a (rows, 12) matrix with at least one row."""
-    centred = matrix - matrix.mean(axis=0)
-    return centred.T @ centred / len(matrix)

@@ -1,13 +1,26 @@
-"""The feature definition: one implementation for one song or a whole file, documented columns."""
+"""The feature definition: one implementation for one song or a whole file, documented columns,
+feature families, and every segment statistic checked against numpy on real songs."""
+import bisect
 import math
 import re
+import warnings
 from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from scipy import stats
 
 from dataset import features, hdf5_getters
 from dataset.sample import write_song_file
+from conftest import SHARED_DATA
 from songs import make_song
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+# The 5 real song files exactly as distributed (see ../shared/data/README.md).
+UNTOUCHED = ("TRAAABD128F429CF47", "TRAAADZ128F9348C2E", "TRAAAEF128F4273421",
+             "TRAAAFD128F92F423A", "TRAAAFP128F931B4E3")
+UPPER = np.triu_indices(12, 1)
 
 
 def same(a, b):
@@ -27,6 +40,7 @@ def test_whole_file_and_single_song_reads_agree(tmp_path):
         assert list(a) == list(features.columns())
         assert all(same(a[name], b[name]) for name in a)
     assert whole[2]["timbre_mean_0"] != whole[3]["timbre_mean_0"]
+    assert whole[2]["timbre_cov_0_1"] != whole[3]["timbre_cov_0_1"]
 
 
 def test_readme_column_table_lists_exactly_the_feature_columns():
@@ -46,3 +60,181 @@ def test_readme_column_table_lists_exactly_the_feature_columns():
             stem, top = first[:-2], int(last.rsplit("_", 1)[1])
             expanded += [f"{stem}_{i}" for i in range(top + 1)]
     assert expanded == list(features.columns()) + ["genre", "genre_source", "tags"]
+
+
+# --- families ---
+
+def test_columns_before_families_keep_their_names_and_order():
+    # They are in users' SongCSVs and in their checkpoints' feature_names.
+    before = ([f"{stem}_{i}" for stem in ("timbre_mean", "timbre_std", "pitch_mean", "pitch_std")
+               for i in range(12)]
+              + ["segment_loudness_max_mean", "segment_loudness_max_std",
+                 "segment_loudness_start_mean", "segment_loudness_start_std",
+                 "segments_per_second", "beats_per_second", "bars_per_second",
+                 "tatums_per_second", "sections_per_second"])
+    assert list(features.SEGMENT_COLUMNS[:len(before)]) == before
+    assert features.columns(segments=False) == features.IDENTITY_COLUMNS + \
+        features.SONG_LEVEL_COLUMNS
+
+
+def test_every_column_has_one_family_and_families_select_columns():
+    families = [features.family_of(name) for name in features.columns()]
+    assert set(families) == {"identity", "song_level", *features.FAMILIES}
+    for family, names in features.FAMILIES.items():
+        assert all(features.family_of(name) == family for name in names)
+    chosen = features.columns(families=["timbre_covariance", "timbre_stats"])
+    segment_part = chosen[len(features.columns(segments=False)):]
+    # In the definition's order, whatever the order asked.
+    assert segment_part == features.FAMILIES["timbre_stats"] + \
+        features.FAMILIES["timbre_covariance"]
+    assert features.columns(families=[]) == features.columns(segments=False)
+    with pytest.raises(ValueError, match="timbre_nonsense"):
+        features.columns(families=["timbre_nonsense"])
+    with pytest.raises(ValueError, match="genre"):
+        features.family_of("genre")
+
+
+# --- values against numpy on real songs: each statistic written out plainly ---
+
+def song_arrays(path):
+    """Every array and the song-level fields of a single-track file, read with plain h5py."""
+    with h5py.File(path, "r") as h5:
+        arrays = {name: h5[f"analysis/{name}"][()] for name in h5["analysis"]
+                  if name != "songs"}
+        song = h5["analysis/songs"][0]
+        arrays["duration"], arrays["key"] = float(song["duration"]), int(song["key"])
+    return arrays
+
+
+def group_means(values, times, boundaries):
+    """Mean of the rows of ``values`` between successive boundaries, by plain Python."""
+    groups = {}
+    for row, time in zip(values, times):
+        groups.setdefault(bisect.bisect_right(list(boundaries), time), []).append(row)
+    return np.array([np.mean(groups[k], axis=0) for k in sorted(groups)])
+
+
+def expected(song):
+    """{family: {column: value}} of the segment families, computed independently of
+    dataset.features."""
+    timbre, pitches = song["segments_timbre"], song["segments_pitches"]
+    starts, sections = song["segments_start"], song["sections_start"]
+    peak, start = song["segments_loudness_max"], song["segments_loudness_start"]
+    pitch_mean = pitches.mean(axis=0)
+    steps = np.diff(timbre, axis=0)
+    blocks = np.array([block.mean(axis=0) for block in np.array_split(timbre, 8)])
+    section_timbre = group_means(timbre, starts, sections)
+    section_loudness = group_means(peak, starts, sections)
+    section_durations = np.diff(np.append(sections, song["duration"]))
+    values = {
+        "timbre_stats": np.concatenate([timbre.mean(axis=0), timbre.std(axis=0)]),
+        "pitch_stats": np.concatenate([pitch_mean, pitches.std(axis=0)]),
+        "segment_loudness": [peak.mean(), peak.std(), start.mean(), start.std()],
+        "event_rates": [len(song[name]) / song["duration"] for name in
+                        ("segments_start", "beats_start", "bars_start", "tatums_start",
+                         "sections_start")],
+        "timbre_covariance": np.cov(timbre, rowvar=False, bias=True)[UPPER],
+        "timbre_deltas": np.concatenate([np.abs(steps).mean(axis=0), steps.std(axis=0)]),
+        "timbre_lag_deltas": np.abs(timbre[8:] - timbre[:-8]).mean(axis=0),
+        "timbre_block_contrast": blocks.std(axis=0),
+        "timbre_percentiles": np.percentile(timbre, [10, 90], axis=0).ravel(),
+        "chroma_key_invariant": np.roll(pitch_mean, -np.argmax(pitch_mean)),
+        "chroma_correlation": np.corrcoef(pitches, rowvar=False)[UPPER],
+        "chroma_flux": [np.abs(np.diff(pitches, axis=0)).mean(),
+                        stats.entropy(pitches, axis=1).mean(),
+                        stats.entropy(pitches, axis=1).std()],
+        "section_contrast": [section_durations.mean(), section_durations.std(),
+                             *section_timbre.std(axis=0), section_loudness.std()],
+    }
+    return {family: dict(zip(features.FAMILIES[family], np.asarray(family_values, float),
+                             strict=True))
+            for family, family_values in values.items()}
+
+
+@pytest.fixture(scope="module")
+def real_songs():
+    """(our row, expected values) of each untouched real file; read once for all families."""
+    if not (SHARED_DATA / "README.md").exists():
+        pytest.skip(f"real MSD data not found at {SHARED_DATA} "
+                    "(present in CI, absent in a fresh clone)")
+    folder = SHARED_DATA / "MillionSongSubset" / "data" / "A" / "A" / "A"
+    songs = []
+    for track_id in UNTOUCHED:
+        with hdf5_getters.open_h5_file_read(folder / f"{track_id}.h5") as h5:
+            row = features.song_features(h5)
+        songs.append((row, expected(song_arrays(folder / f"{track_id}.h5"))))
+    return songs
+
+
+def test_every_family_is_checked_against_numpy():
+    # Also where the real files are absent: a new family cannot go unchecked.
+    assert set(expected(make_song("TRFEA000000000000", segments=30))) == set(features.FAMILIES)
+
+
+@pytest.mark.parametrize("family", list(features.FAMILIES))
+def test_family_matches_numpy_on_real_songs(real_songs, family):
+    for row, want in real_songs:
+        assert want[family], family
+        for column, value in want[family].items():
+            assert row[column] == pytest.approx(value, rel=1e-9, abs=1e-9), \
+                (row["track_id"], column)
+
+
+# --- songs with too few segments, beats or sections ---
+
+def song_row(tmp_path, **fields):
+    path = tmp_path / "song.h5"
+    write_song_file(path, [make_song("TRFEA000000000000", **fields)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division-by-zero or empty-mean warnings either
+        with hdf5_getters.open_h5_file_read(path) as h5:
+            return features.song_features(h5)
+
+
+def empty(row, family):
+    return all(math.isnan(row[column]) for column in features.FAMILIES[family])
+
+
+def filled(row, family):
+    return all(not math.isnan(row[column]) for column in features.FAMILIES[family])
+
+
+def test_a_song_without_segments_has_empty_segment_statistics(tmp_path):
+    row = song_row(tmp_path, segments=0)
+    for family in features.FAMILIES:
+        if family != "event_rates":
+            assert empty(row, family), family
+    assert row["segments_per_second"] == 0.0 and row["beats_per_second"] > 0
+
+
+def test_a_song_with_one_segment(tmp_path):
+    row = song_row(tmp_path, segments=1)
+    # What one segment determines is filled; what needs more segments, or variation, is empty.
+    assert row["timbre_p10_3"] == row["timbre_p90_3"] == row["timbre_mean_3"]
+    assert row["timbre_cov_0_1"] == 0.0
+    assert row["pitch_rotated_mean_0"] == max(row[f"pitch_mean_{i}"] for i in range(12))
+    for family in ("timbre_deltas", "timbre_lag_deltas", "timbre_block_contrast",
+                   "chroma_correlation"):
+        assert empty(row, family), family
+    assert math.isnan(row["pitch_delta_abs_mean"]) and not math.isnan(row["pitch_entropy_mean"])
+    assert row["section_timbre_std_0"] == 0.0  # one section holds the only segment
+
+
+def test_a_song_with_just_enough_segments_for_lags_and_blocks(tmp_path):
+    row = song_row(tmp_path, segments=8)
+    assert math.isnan(row["timbre_delta8_abs_mean_0"])  # needs a 9th segment
+    assert row["timbre_block_std_0"] == pytest.approx(row["timbre_std_0"])  # a block a segment
+    row = song_row(tmp_path, segments=9)
+    assert filled(row, "timbre_lag_deltas")
+
+
+def test_a_song_without_beats_or_sections(tmp_path):
+    nothing = np.zeros(0)
+    row = song_row(tmp_path, segments=40, **{f"{name}_{part}": nothing
+                                             for name in ("beats", "bars", "tatums", "sections")
+                                             for part in ("start", "confidence")})
+    assert empty(row, "section_contrast")
+    assert row["beats_per_second"] == 0.0
+    for family in features.FAMILIES:
+        if family not in ("section_contrast", "event_rates"):
+            assert filled(row, family), family
