@@ -11,7 +11,9 @@ patterns) say otherwise; constant columns are dropped. It prints which columns a
 why the others are not. Missing values stay empty: the classifier imputes them with the train
 mean and flags them. ``track_id`` and ``artist_id`` stay for tracing rows back and are never
 features. The ``split`` column is stratified by genre and, when ``artist_id`` is present,
-artist-disjoint: one artist's songs all land in the same split. The logic is songtable.clean.
+artist-disjoint: one artist's songs all land in the same split. Songs labelled by a --train-only
+source (weaker labels, e.g. --labels data/lastfm_subset,echonest-terms at extract) join the
+train split only, unless their artist is in val or test. The logic is songtable.clean.
 """
 import argparse
 import sys
@@ -30,6 +32,9 @@ def parse_args(argv):
                         "(default: every numeric column that is not an identifier or label)")
     parser.add_argument("--exclude", nargs="+", metavar="PATTERN",
                         help="leave out the columns matching these shell patterns")
+    parser.add_argument("--train-only", nargs="+", metavar="SOURCE",
+                        help="label sources (genre_source patterns, e.g. echonest-terms) whose "
+                        "songs only train: weaker labels never validate or test")
     parser.add_argument("--min-per-genre", type=int, default=10,
                         help="drop genres with fewer songs than this")
     parser.add_argument("--val-fraction", type=float, default=0.15,
@@ -46,7 +51,7 @@ def main(argv=None):
     try:
         raw = songtable.read_csv(args.input)
         table = songtable.clean(raw, args.min_per_genre, args.val_fraction, args.test_fraction,
-                                args.seed, args.features, args.exclude, notes)
+                                args.seed, args.features, args.exclude, args.train_only, notes)
         with atomic_output(args.output) as temporary:
             table.to_csv(temporary, index=False)
     except (songtable.TableError, OutputError) as err:

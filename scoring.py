@@ -71,18 +71,22 @@ def baselines(seed=0):
     }
 
 
-def cross_validated(estimator, features, genres, artists, n_folds=5, seeds=(0,)):
+def cross_validated(estimator, features, genres, artists, n_folds=5, seeds=(0,),
+                    train_only=None):
     """Per fold, the ``scores`` of ``estimator`` refitted on the other folds (a list of dicts).
 
-    Folds are the project's (``songtable.folds``: genre-stratified, artist-grouped), once per
-    seed in ``seeds``. An estimator whose fit takes ``groups`` gets the artists too, so it
-    holds out whole artists for early stopping.
+    Folds are the project's (``songtable.fold_rows``: genre-stratified, artist-grouped), once
+    per seed in ``seeds``; rows marked ``train_only`` (weaker labels) are never scored. An
+    estimator whose fit takes ``groups`` gets the artists too, so it holds out whole artists
+    for early stopping.
     """
     takes_groups = "groups" in inspect.signature(estimator.fit).parameters
+    train_only = np.zeros(len(genres), dtype=bool) if train_only is None else train_only
     results = []
     for seed in seeds:
         found = cross_validate(estimator, features, genres, groups=artists,
-                               cv=songtable.folds(n_folds, seed), scoring=scorer,
+                               cv=list(songtable.fold_rows(genres, artists, train_only, n_folds,
+                                                           seed)), scoring=scorer,
                                error_score="raise",
                                params={"groups": artists} if takes_groups else None)
         results += [{metric: found[f"test_{metric}"][fold] for metric in METRICS}

@@ -23,9 +23,10 @@ from dataset.errors import first_line
 LABEL = "genre"
 SPLIT = "split"
 SPLITS = ("train", "val", "test")
+TRAIN_ONLY = "train_only"
 TRACE_COLUMNS = ("track_id", "artist_id")
 # Text that describes a label rather than the song: never a feature, even when numeric.
-LABEL_COLUMNS = (LABEL, "genre_source", "tags", SPLIT)
+LABEL_COLUMNS = (LABEL, "genre_source", "tags", SPLIT, TRAIN_ONLY)
 # Identifiers: *_id / *Id / id, MSD's *_7digitalid, *_playmeid, *_mbid, idx_* index fields,
 # SecondHandSongs' shs_* clique numbers, and pandas' leftover "Unnamed: 0" index.
 IDENTIFIER = re.compile(r"(^|[^a-z])(id|ids|idx|index|mbid|uuid|guid)$|(?-i:[a-z0-9]I[dD])$"
@@ -107,19 +108,25 @@ def choose_features(df, include=None, exclude=None):
 
 
 def clean(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed=0, include=None,
-          exclude=None, notes=None):
+          exclude=None, train_only=None, notes=None):
     """The training table of a SongCSV-style DataFrame (see module docstring).
 
     Drops rows without a genre, duplicate songs (same track_id or song_id), genres with fewer
     than ``min_per_genre`` songs and constant columns; features are chosen by
-    ``choose_features``. When ``notes`` is a list, a line per decision is appended to it.
+    ``choose_features``. Songs labelled by a ``train_only`` source (shell patterns of
+    genre_source, e.g. "echonest-terms": weaker labels) only ever train: they are not counted
+    for ``min_per_genre``, never validate or test, get a true ``train_only`` column, and are
+    dropped when their artist is in the val or test split. When ``notes`` is a list, a line per
+    decision is appended to it.
     """
     notes = [] if notes is None else notes
     if LABEL not in df.columns:
         raise TableError(f"no {LABEL!r} column (columns: {summarise(map(str, df.columns))})")
     df = _drop_unlabelled(df, notes)
     df = _drop_duplicates(df, notes)
-    df = _drop_rare_genres(df, min_per_genre, notes)
+    weak = _train_only_mask(df, train_only)
+    df = _drop_rare_genres(df, weak, min_per_genre, notes)
+    weak = weak[df.index]
     names, feature_notes = choose_features(df, include, exclude)
     notes += feature_notes
     numeric = numeric_features(df, names)
@@ -134,9 +141,16 @@ def clean(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed=0, i
         notes.append(f"{len(gappy)} feature columns have missing values (imputed with the train "
                      "mean, and flagged to the classifier): " + summarise(gappy))
     trace = df[[name for name in TRACE_COLUMNS if name in df.columns] + [LABEL]]
-    splits = pd.Series(assign_splits(trace[LABEL].to_numpy(), artist_groups(trace), val_fraction,
-                                     test_fraction, seed), index=trace.index, name=SPLIT)
-    table = pd.concat([trace, splits, numeric], axis=1).reset_index(drop=True)
+    splits = pd.Series("train", index=trace.index, name=SPLIT)
+    strong = trace[~weak]
+    splits[~weak] = assign_splits(strong[LABEL].to_numpy(), artist_groups(strong), val_fraction,
+                                  test_fraction, seed)
+    columns = [trace, splits, numeric]
+    if train_only:
+        columns.insert(2, weak.rename(TRAIN_ONLY))
+    table = pd.concat(columns, axis=1).reset_index(drop=True)
+    if train_only:
+        table = _drop_train_only_of_held_out_artists(table, notes)
     return _drop_genres_missing_from_train(table, notes)
 
 
@@ -183,6 +197,18 @@ def artist_groups(table):
 def folds(n_folds, seed):
     """The project's cross-validation: stratified by genre, grouped by artist, shuffled."""
     return StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
+
+
+def fold_rows(genres, artists, train_only, n_folds, seed):
+    """(train rows, test rows) of ``folds`` over the rows that are not ``train_only``; the
+    train-only rows join every fold's train rows, except those of the fold's test artists."""
+    scored = np.flatnonzero(~train_only)
+    extra = np.flatnonzero(train_only)
+    for train, test in folds(n_folds, seed).split(np.zeros(len(scored)), genres[scored],
+                                                  artists[scored]):
+        tested = set(artists[scored[test]])
+        kept = extra[[artist not in tested for artist in artists[extra]]]
+        yield np.concatenate([scored[train], kept]), scored[test]
 
 
 def holdout_mask(genres, groups, fraction, seed):
@@ -292,8 +318,37 @@ def _drop_duplicates(df, notes):
     return df
 
 
-def _drop_rare_genres(df, min_per_genre, notes):
-    counts = df[LABEL].value_counts()
+def _train_only_mask(df, patterns):
+    """Whether each row's label comes from a source matching ``patterns`` (genre_source)."""
+    if not patterns:
+        return pd.Series(False, index=df.index)
+    if "genre_source" not in df.columns:
+        raise TableError("train-only sources need a genre_source column (extract --labels "
+                         "writes it)")
+    sources = df["genre_source"].astype("string").fillna("")
+    return sources.map(lambda source: any(fnmatch.fnmatchcase(source, pattern)
+                                          for pattern in patterns)).astype(bool)
+
+
+def _drop_train_only_of_held_out_artists(table, notes):
+    # An artist-level label of a val or test artist's song would teach the model that artist.
+    held_out = set(table.loc[table[SPLIT] != "train", "artist_id"].dropna())
+    drop = table[TRAIN_ONLY] & table["artist_id"].isin(held_out)
+    weak = int(table[TRAIN_ONLY].sum())
+    notes.append(f"{weak - drop.sum()} train-only songs (weaker labels) added to the train "
+                 f"split; {drop.sum()} dropped, their artists being in val or test")
+    return table[~drop].reset_index(drop=True)
+
+
+def train_only_mask(table):
+    """Whether each row of a training table may only train (see ``clean``'s train_only)."""
+    if TRAIN_ONLY not in table.columns:
+        return np.zeros(len(table), dtype=bool)
+    return table[TRAIN_ONLY].astype(str).str.lower().isin(("true", "1")).to_numpy()
+
+
+def _drop_rare_genres(df, weak, min_per_genre, notes):
+    counts = df.loc[~weak, LABEL].value_counts()
     rare = counts[counts < min_per_genre]
     if len(rare):
         notes.append(f"dropped {len(rare)} genres with fewer than {min_per_genre} songs: "

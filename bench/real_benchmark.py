@@ -6,14 +6,17 @@ Usage:
         [--folds 5] [--repeats 3] [--config mlp.json] [--workdir data/real_benchmark]
 
 For each label source it runs what a user runs: ``python -m dataset.extract SONGS --labels
-SOURCE --mismatches FILE`` (SongCSV.csv under --workdir), then preprocess's cleaning, then scores
+SOURCE --mismatches FILE`` (SongCSV.csv under --workdir), then preprocess's cleaning (songs
+labelled by a --train-only source train in every fold, except their test artists', and are
+never scored), then scores
 the MLP (train.py's defaults, or a --config JSON of GenreClassifier parameters) and the baselines
 (majority class, class-balanced logistic regression and HistGradientBoosting) on the same folds:
 --folds folds stratified by genre and grouped by artist, once per fold seed 0..--repeats-1.
 Prints accuracy, macro-F1 and balanced accuracy as mean ± std over the folds, and the paired
 difference MLP - best baseline with its standard error (std of the per-fold differences /
-sqrt(folds)). Defaults: the real files in ../shared/data, labelled by tagtraum CD1 and by the
-Last.fm tags, without the listed mismatched tracks.
+sqrt(folds)). Defaults: the real files in ../shared/data without the listed mismatched tracks,
+labelled by tagtraum CD1, and by the Last.fm tags with the Echo Nest terms as training-only
+labels of the songs Last.fm does not label.
 """
 import argparse
 import sys
@@ -34,12 +37,17 @@ from dataset import extract  # noqa: E402
 from model import GenreClassifier  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-DEFAULT_LABELS = (SHARED_DATA / "tagtraum" / "msd_tagtraum_cd1.cls", SHARED_DATA / "lastfm_subset")
+# tagtraum CD1; the Last.fm tags, with the Echo Nest terms of the songs they do not label as
+# training-only weaker labels (the same genre vocabulary).
+DEFAULT_LABELS = (str(SHARED_DATA / "tagtraum" / "msd_tagtraum_cd1.cls"),
+                  f"{SHARED_DATA / 'lastfm_subset'},echonest-terms")
+TRAIN_ONLY = ("echonest-terms", "musicbrainz-tags")
 MLP_TITLE = "MLP"
 
 
-def labelled_table(songs, labels, mismatches, workdir):
-    """extract (to workdir/SongCSV.csv) + preprocess's cleaning; (table, extract seconds)."""
+def labelled_table(songs, labels, mismatches, workdir, train_only=TRAIN_ONLY):
+    """extract (to workdir/SongCSV.csv) + preprocess's cleaning (songs of a ``train_only``
+    label source only ever train); (table, extract seconds)."""
     out = workdir / "SongCSV.csv"
     command = [str(songs), "--labels", str(labels), "--out", str(out), "--quiet"]
     if mismatches:
@@ -47,7 +55,8 @@ def labelled_table(songs, labels, mismatches, workdir):
     started = time.perf_counter()
     if extract.main(command) != 0:
         raise SystemExit(f"error: extract failed: python -m dataset.extract {' '.join(command)}")
-    return songtable.clean(songtable.read_csv(out)), time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    return songtable.clean(songtable.read_csv(out), train_only=train_only), seconds
 
 
 def methods(mlp_parameters, seed=0):
@@ -59,13 +68,15 @@ def methods(mlp_parameters, seed=0):
 
 
 def compare(estimators, table, folds, repeats):
-    """{title: per-fold scores} of each estimator on the same folds of all of ``table``'s rows."""
+    """{title: per-fold scores} of each estimator on the same folds of all of ``table``'s rows
+    (train-only rows train in every fold but their test artists', and are never scored)."""
     features, genres, artists = songtable.split_rows(table)
+    train_only = songtable.train_only_mask(table)
     results = {}
     for title, estimator in estimators.items():
         started = time.perf_counter()
         results[title] = scoring.cross_validated(estimator, features, genres, artists, folds,
-                                                 seeds=range(repeats))
+                                                 seeds=range(repeats), train_only=train_only)
         print(f"  {title}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return results
 
@@ -94,10 +105,14 @@ def format_results(results):
 
 
 def describe(table):
-    genres = table[songtable.LABEL].value_counts()
-    return (f"{len(table)} songs, {len(genres)} genres ({genres.index[0]} "
-            f"{genres.iloc[0] / len(table):.0%}), {table['artist_id'].nunique()} artists, "
-            f"{len(songtable.feature_names_of(table))} features")
+    train_only = songtable.train_only_mask(table)
+    scored = table[~train_only]
+    genres = scored[songtable.LABEL].value_counts()
+    return (f"{len(scored)} songs, {len(genres)} genres ({genres.index[0]} "
+            f"{genres.iloc[0] / len(scored):.0%}), {scored['artist_id'].nunique()} artists, "
+            f"{len(songtable.feature_names_of(table))} features"
+            + (f"; {train_only.sum()} more songs with training-only labels" if train_only.any()
+               else ""))
 
 
 def parse_args(argv):
@@ -105,8 +120,11 @@ def parse_args(argv):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--songs", type=Path, default=SHARED_DATA / "MillionSongSubset" / "data",
                         help="MSD song files (a folder)")
-    parser.add_argument("--labels", nargs="+", default=[str(p) for p in DEFAULT_LABELS],
+    parser.add_argument("--labels", nargs="+", default=list(DEFAULT_LABELS),
                         help="label sources, one benchmark each (extract --labels values)")
+    parser.add_argument("--train-only", nargs="*", default=list(TRAIN_ONLY), metavar="SOURCE",
+                        help="label sources whose songs only train, never scored "
+                        "(preprocess.py --train-only)")
     parser.add_argument("--mismatches", default=str(SHARED_DATA / "sid_mismatches.txt"),
                         help="tracks to leave out (extract --mismatches); '' for none")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds")
@@ -141,8 +159,9 @@ def main(argv=None):
           f"{torch.__version__}, {args.threads} CPU thread(s)")
     with threadpool_limits(limits=args.threads):
         for labels in args.labels:
-            workdir = args.workdir / Path(labels).name.split(".")[0]
-            table, seconds = labelled_table(args.songs, labels, mismatches, workdir)
+            workdir = args.workdir / Path(labels.split(",")[0]).name.split(".")[0]
+            table, seconds = labelled_table(args.songs, labels, mismatches, workdir,
+                                            args.train_only)
             print(f"\nlabels {labels}: {describe(table)} (extract {seconds:.1f} s)")
             print(format_results(compare(methods(args.mlp), table, args.folds, args.repeats)))
     return 0

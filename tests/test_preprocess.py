@@ -157,3 +157,36 @@ def test_cli_output_under_a_file_is_one_line_and_exit_2(tmp_path, capsys):
     assert preprocess.main(["--input", str(source), "--output", str(output)]) == 2
     error = capsys.readouterr().err
     assert f"{output}: cannot write it" in error and len(error.strip().splitlines()) == 1
+
+
+def test_train_only_labels_never_validate_or_test_and_never_teach_a_held_out_artist():
+    raw = synthetic_songcsv(n_songs=600)
+    weak = raw.index % 4 == 0
+    raw.loc[weak, "genre_source"] = "echonest-terms"
+    notes = []
+    table = songtable.clean(raw, train_only=["echonest-*"], notes=notes)
+    train_only = songtable.train_only_mask(table)
+    assert train_only.any() and set(table.loc[train_only, "split"]) == {"train"}
+    held_out = set(table.loc[table["split"] != "train", "artist_id"])
+    assert not held_out & set(table.loc[train_only, "artist_id"])
+    assert any("train-only songs (weaker labels) added to the train split" in n for n in notes)
+    # The split itself is made of the other songs, as without train-only sources.
+    others = songtable.clean(raw[~weak])
+    assert len(table[~train_only]) == len(others)
+
+    features, genres, artists = songtable.split_rows(table)
+    for train, test in songtable.fold_rows(genres, artists, train_only, 3, seed=0):
+        assert not train_only[test].any()
+        assert not set(artists[test]) & set(artists[train])
+        assert train_only[train].any()
+
+
+def test_train_only_songs_do_not_count_for_min_per_genre():
+    raw = synthetic_songcsv(n_songs=300)
+    raw.loc[:, "genre_source"] = "lastfm"
+    extra = raw.iloc[:12].assign(genre="Polka", genre_source="echonest-terms",
+                                 track_id=[f"TRX{i}" for i in range(12)],
+                                 song_id=[f"SOX{i}" for i in range(12)])
+    table = songtable.clean(pd.concat([raw, extra], ignore_index=True),
+                            train_only=["echonest-terms"])
+    assert "Polka" not in set(table["genre"])

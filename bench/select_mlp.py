@@ -1,0 +1,167 @@
+"""Choose the MLP's settings on training folds only: an Optuna search scored by cross-validation
+inside the training rows of the real benchmark's folds, never on their test rows.
+
+Usage:
+    python bench/select_mlp.py [--trials 30] [--workdir data/select_mlp] [--labels SOURCE ...]
+
+For each label source (as bench/real_benchmark.py: real song files -> extract -> clean), each of
+the --folds outer folds (fold seed 0, the first of the benchmark's repeats) keeps its test rows
+aside; the --inner folds of its training rows (stratified by genre, grouped by artist) score
+every candidate, so a choice never sees the outer test rows it is then measured on. The
+baselines are scored the same way. A trial is a set of GenreClassifier parameters; its score,
+maximised, is the smallest margin over the label sources of the MLP's inner-CV accuracy over the
+best baseline's and its macro-F1 over the best baseline's, at the best prior correction of
+PRIOR_CORRECTIONS (applied after training). The study is kept in WORKDIR/select.db (resumable);
+the end prints the best trials and writes WORKDIR/best.json (train.py --config format).
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+# bench/ holds scripts; the project's modules live one folder up.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import real_benchmark  # noqa: E402
+import scoring  # noqa: E402
+import songtable  # noqa: E402
+from model import GenreClassifier, correct_prior  # noqa: E402
+
+FIXED = {"input_transform": "quantile", "optimizer": "adamw", "stop_on": "score", "ensemble": 5}
+PRIOR_CORRECTIONS = (0.0, 0.15, 0.3, 0.45, 0.6, 0.8, 1.0)
+
+
+def propose(trial):
+    """A candidate's GenreClassifier parameters (besides FIXED and the prior correction)."""
+    hidden = trial.suggest_categorical("hidden", ["128-64-32", "256-128-64", "512-256-128"])
+    return {"hidden": tuple(int(width) for width in hidden.split("-")),
+            "lr": trial.suggest_float("lr", 3e-4, 3e-3, log=True),
+            "weight_decay": trial.suggest_float("weight_decay", 1e-3, 0.3, log=True),
+            "dropout": trial.suggest_float("dropout", 0.0, 0.6),
+            "label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.15),
+            "class_weight_power": trial.suggest_float("class_weight_power", 0.4, 1.0),
+            "input_noise": trial.suggest_float("input_noise", 0.0, 0.4),
+            "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128])}
+
+
+def inner_folds(genres, artists, train_only, outer, inner):
+    """(train rows, test rows) of --inner folds inside each outer fold's training rows
+    (train-only rows train, never test)."""
+    for rest, _ in songtable.fold_rows(genres, artists, train_only, outer, 0):
+        for train, test in songtable.fold_rows(genres[rest], artists[rest], train_only[rest],
+                                               inner, 0):
+            yield rest[train], rest[test]
+
+
+def inner_scores(make, data, outer, inner):
+    """Mean scores over the inner folds of an estimator; for a GenreClassifier, one per prior
+    correction ({correction: scores}), else {None: scores}."""
+    features, genres, artists, train_only = data
+    found = []
+    for train, test in inner_folds(genres, artists, train_only, outer, inner):
+        estimator = make()
+        if isinstance(estimator, GenreClassifier):
+            estimator.set_params(prior_correction=0.0)
+            estimator.fit(features.iloc[train], genres[train], groups=artists[train])
+            raw = torch.from_numpy(estimator.predict_proba(features.iloc[test]))
+            exponent = estimator.class_weight_power
+            found.append({share: scoring.scores(genres[test], estimator.classes_[correct_prior(
+                raw, estimator.class_prior_, share * exponent).argmax(dim=1).numpy()])
+                for share in PRIOR_CORRECTIONS})
+        else:
+            estimator.fit(features.iloc[train], genres[train])
+            found.append({None: scoring.scores(genres[test], estimator.predict(
+                features.iloc[test]))})
+    return {key: {metric: float(np.mean([row[key][metric] for row in found]))
+                  for metric in scoring.METRICS} for key in found[0]}
+
+
+def baseline_scores(datasets, args):
+    """{source: {baseline: scores}}, computed once and kept in WORKDIR/baselines.json."""
+    path = args.workdir / "baselines.json"
+    settings = {"outer": args.folds, "inner": args.inner, "labels": args.labels}
+    if path.exists() and json.loads(path.read_text())["settings"] == settings:
+        return json.loads(path.read_text())["scores"]
+    found = {source: {name: inner_scores(lambda name=name: scoring.baselines(0)[name], data,
+                                         args.folds, args.inner)[None]
+                      for name in ("logistic_regression", "hist_gradient_boosting")}
+             for source, data in datasets.items()}
+    path.write_text(json.dumps({"settings": settings, "scores": found}, indent=2) + "\n")
+    return found
+
+
+def margin(mlp, baselines):
+    """The smaller of the MLP's accuracy and macro-F1 margins over the best baseline's."""
+    return min(mlp[metric] - max(scores[metric] for scores in baselines.values())
+               for metric in ("accuracy", "macro_f1"))
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--trials", type=int, default=30, help="trials in the whole search")
+    parser.add_argument("--labels", nargs="+",
+                        default=list(real_benchmark.DEFAULT_LABELS),
+                        help="label sources (extract --labels values)")
+    parser.add_argument("--folds", type=int, default=5, help="outer folds (fold seed 0)")
+    parser.add_argument("--inner", type=int, default=3, help="inner folds per outer fold")
+    parser.add_argument("--workdir", type=Path, default=Path("data/select_mlp"),
+                        help="extracted tables, baselines.json, select.db, best.json")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    import optuna
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    torch.set_num_threads(1)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    datasets = {}
+    for labels in args.labels:
+        name = Path(labels.split(",")[0]).name.split(".")[0]
+        table, _ = real_benchmark.labelled_table(
+            real_benchmark.SHARED_DATA / "MillionSongSubset" / "data", labels,
+            real_benchmark.SHARED_DATA / "sid_mismatches.txt", args.workdir / name)
+        datasets[name] = (*songtable.split_rows(table), songtable.train_only_mask(table))
+    with threadpool_limits(limits=1):
+        baselines = baseline_scores(datasets, args)
+    study = optuna.create_study(study_name="select", storage=f"sqlite:///{args.workdir}/select.db",
+                                sampler=optuna.samplers.TPESampler(seed=0), direction="maximize",
+                                load_if_exists=True)
+
+    def objective(trial):
+        parameters = {**FIXED, **propose(trial)}
+        found = {source: inner_scores(lambda: GenreClassifier(**parameters), data, args.folds,
+                                      args.inner) for source, data in datasets.items()}
+        best_share = max(PRIOR_CORRECTIONS, key=lambda share: min(
+            margin(found[source][share], baselines[source]) for source in found))
+        trial.set_user_attr("prior_correction", best_share)
+        trial.set_user_attr("scores", {source: found[source][best_share] for source in found})
+        return min(margin(found[source][best_share], baselines[source]) for source in found)
+
+    started = time.perf_counter()
+    done = len(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)))
+    study.optimize(objective, n_trials=max(args.trials - done, 0))
+    print(f"baselines (inner CV): {json.dumps(baselines)}")
+    print(f"{args.trials} trials ({time.perf_counter() - started:.0f} s this run); best margins:")
+    trials = sorted(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)),
+                    key=lambda trial: -trial.value)
+    for trial in trials[:5]:
+        print(f"  {trial.value:+.3f} {trial.params} correction "
+              f"{trial.user_attrs['prior_correction']} {trial.user_attrs['scores']}")
+    best = trials[0]
+    config = {**FIXED, **propose(optuna.trial.FixedTrial(best.params)),
+              "prior_correction": best.user_attrs["prior_correction"]}
+    config["hidden"] = list(config["hidden"])
+    (args.workdir / "best.json").write_text(json.dumps(config, indent=2) + "\n")
+    print(f"wrote {args.workdir / 'best.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
