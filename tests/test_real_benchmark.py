@@ -2,17 +2,22 @@
 baselines) on song files, its paired differences and its one-line option errors."""
 import importlib.util
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import songtable
 from dataset.sample import generate_sample
 
 
 def load_bench(name):
-    """A script of bench/ as a module (bench/ is a folder of scripts, not a package)."""
+    """A script of bench/ as a module (bench/ is a folder of scripts, not a package); its
+    sibling scripts importable, as when it runs."""
     path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
+    if str(path.parent) not in sys.path:
+        sys.path.insert(0, str(path.parent))
     spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -58,3 +63,21 @@ def test_bad_options_are_one_line_before_any_work(options, complaint, capsys):
         real_benchmark.main(options)
     assert exit_info.value.code == 2
     assert complaint in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_selection_never_scores_an_outer_test_row():
+    select_mlp = load_bench("select_mlp")
+    rng = np.random.default_rng(0)
+    genres = rng.choice(["a", "b", "c"], 300)
+    artists = np.array([f"AR{i // 3}" for i in range(300)])
+    train_only = np.arange(300) % 10 == 0
+    outer_tests = [set(test) for _, test in songtable.fold_rows(
+        genres, artists, train_only, 5, 0)]
+    seen = [set(train) | set(test) for train, test in select_mlp.inner_folds(
+        genres, artists, train_only, 5, 3)]
+    assert len(seen) == 15
+    for fold, outer_test in enumerate(outer_tests):
+        assert all(not rows & outer_test for rows in seen[fold * 3:fold * 3 + 3])
+    assert select_mlp.margin({"accuracy": 0.6, "macro_f1": 0.3},
+                             {"lr": {"accuracy": 0.5, "macro_f1": 0.35},
+                              "hgb": {"accuracy": 0.55, "macro_f1": 0.2}}) == pytest.approx(-0.05)
