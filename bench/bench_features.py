@@ -127,7 +127,8 @@ def paired(scores, reference):
 
 def report_header(source, table):
     genres = table["genre"].value_counts()
-    shares = ", ".join(f"{genre} {count / len(table):.0%}" for genre, count in genres.head(3).items())
+    shares = ", ".join(f"{genre} {count / len(table):.0%}"
+                       for genre, count in genres.head(3).items())
     print(f"\n## {source}: {len(table)} songs, {len(genres)} genres ({shares}, ...), "
           f"{table['artist_id'].nunique()} artists")
 

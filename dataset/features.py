@@ -17,6 +17,7 @@ one song's arrays. Statistics are over the song's segments and population ones (
 numpy computes them by default. Timbre is the Echo Nest's 12 MFCC-like dimensions; pitch is the
 12-bin chroma (C = 0), normalised by the Echo Nest so its strongest bin is 1 in every segment.
 """
+import functools
 import math
 
 import numpy as np
@@ -42,7 +43,6 @@ RATE_ARRAYS = {
 DIMENSIONS = 12  # timbre dimensions and pitch classes alike
 # (i, j), i < j: the upper triangle of a 12 x 12 matrix, row by row (numpy.triu_indices' order).
 PAIRS = tuple((i, j) for i in range(DIMENSIONS) for j in range(i + 1, DIMENSIONS))
-PERCENTILES = (10, 90)
 LAG = 8  # segments between the timbres compared by timbre_lag_deltas
 BLOCKS = 8  # parts of the song compared by timbre_block_contrast
 
@@ -58,11 +58,15 @@ def _per_pair(stem):
 # --- the families: name -> (columns, function of a _Song returning their values in order) ---
 
 def _timbre_stats(song):
-    return _mean_and_std(song.timbre)
+    if not song.segments:
+        return _nan(2 * DIMENSIONS)
+    return np.concatenate([song.timbre_mean, song.timbre.std(axis=0)])
 
 
 def _pitch_stats(song):
-    return _mean_and_std(song.pitches)
+    if not song.segments:
+        return _nan(2 * DIMENSIONS)
+    return np.concatenate([song.pitch_mean, song.pitches.std(axis=0)])
 
 
 def _segment_loudness(song):
@@ -80,9 +84,11 @@ def _event_rates(song):
 
 
 def _timbre_covariance(song):
+    """How the timbre dimensions move together (the diagonal is timbre_std squared)."""
     if not song.segments:
         return _nan(len(PAIRS))
-    return _upper_triangle(_covariance(song.timbre))
+    centred = song.timbre - song.timbre_mean
+    return (centred.T @ centred)[_UPPER_ROWS, _UPPER_COLUMNS] / song.segments
 
 
 def _timbre_deltas(song):
@@ -93,7 +99,7 @@ def _timbre_deltas(song):
 
 
 def _timbre_lag_deltas(song):
-    """Change over LAG segments (about 2 s), where timbre_deltas sees one (about 0.25 s)."""
+    """Change over LAG segments (about 2 s), where one segment is about 0.25 s."""
     if song.segments <= LAG:
         return _nan(DIMENSIONS)
     timbre = song.timbre
@@ -107,18 +113,11 @@ def _timbre_block_contrast(song):
     count = song.segments
     if count < BLOCKS:
         return _nan(DIMENSIONS)
-    size, longer = divmod(count, BLOCKS)
-    index = np.arange(BLOCKS)
-    firsts = index * size + np.minimum(index, longer)
-    sizes = np.where(index < longer, size + 1, size)
+    size, longer = divmod(count, BLOCKS)  # the first `longer` parts get one segment more
+    firsts = [block * size + min(block, longer) for block in range(BLOCKS)]
+    sizes = np.diff(firsts + [count])
     means = np.add.reduceat(song.timbre, firsts, axis=0) / sizes[:, None]
     return means.std(axis=0)
-
-
-def _timbre_percentiles(song):
-    if not song.segments:
-        return _nan(len(PERCENTILES) * DIMENSIONS)
-    return _percentiles(song.timbre, PERCENTILES).ravel()
 
 
 def _chroma_key_invariant(song):
@@ -126,45 +125,8 @@ def _chroma_key_invariant(song):
     and its transposition."""
     if not song.segments:
         return _nan(DIMENSIONS)
-    mean = song.pitches.mean(axis=0)
-    return mean[(np.arange(DIMENSIONS) + mean.argmax()) % DIMENSIONS]
-
-
-def _chroma_correlation(song):
-    """Correlation of the pitch classes over segments: NaN where a class is constant."""
-    if not song.segments:
-        return _nan(len(PAIRS))
-    covariance = _covariance(song.pitches)
-    scale = np.sqrt(np.diag(covariance))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        correlation = covariance / np.outer(scale, scale)
-    return _upper_triangle(correlation)
-
-
-def _chroma_flux(song):
-    """How much the chroma moves between segments, and how spread it is within one: mean
-    absolute change per class, and the mean and spread of each segment's chroma entropy."""
-    if not song.segments:
-        return _nan(3)
-    pitches = song.pitches
-    flux = np.abs(np.diff(pitches, axis=0)).mean() if song.segments > 1 else math.nan
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = pitches / pitches.sum(axis=1, keepdims=True)
-        entropy = -np.where(share > 0, share * np.log(share), 0.0).sum(axis=1)
-    return [flux, entropy.mean(), entropy.std()]
-
-
-def _section_contrast(song):
-    """How different the song's sections are: their durations, and the spread over sections of
-    each section's mean timbre and mean peak loudness."""
-    sections = song.array("sections_start")
-    if not len(sections) or not song.segments:
-        return _nan(3 + DIMENSIONS)
-    durations = np.diff(sections, append=song.duration)
-    starts = song.array("segments_start")
-    timbre = _group_means(song.timbre, starts, sections)
-    loudness = _group_means(song.array("segments_loudness_max")[:, None], starts, sections)
-    return [durations.mean(), durations.std(), *timbre.std(axis=0), loudness.std()]
+    mean = song.pitch_mean
+    return np.roll(mean, -int(mean.argmax()))
 
 
 _FAMILY_DEFINITIONS = {
@@ -176,61 +138,16 @@ _FAMILY_DEFINITIONS = {
                           "segment_loudness_start_mean", "segment_loudness_start_std"),
                          _segment_loudness),
     "event_rates": (tuple(RATE_ARRAYS), _event_rates),
+    # Kept by bench/bench_features.py's ablation (README, "Feature families").
     "timbre_covariance": (_per_pair("timbre_cov"), _timbre_covariance),
     "timbre_deltas": (_per_dimension("timbre_delta_abs_mean", "timbre_delta_std"),
                       _timbre_deltas),
     "timbre_lag_deltas": (_per_dimension(f"timbre_delta{LAG}_abs_mean"), _timbre_lag_deltas),
     "timbre_block_contrast": (_per_dimension("timbre_block_std"), _timbre_block_contrast),
-    "timbre_percentiles": (_per_dimension(*(f"timbre_p{q}" for q in PERCENTILES)),
-                           _timbre_percentiles),
     "chroma_key_invariant": (_per_dimension("pitch_rotated_mean"), _chroma_key_invariant),
-    "chroma_correlation": (_per_pair("pitch_corr"), _chroma_correlation),
-    "chroma_flux": (("pitch_delta_abs_mean", "pitch_entropy_mean", "pitch_entropy_std"),
-                    _chroma_flux),
-    "section_contrast": (("section_duration_mean", "section_duration_std",
-                          *_per_dimension("section_timbre_std"), "section_loudness_max_std"),
-                         _section_contrast),
 }
-
-
-def _mean_and_std(matrix):
-    if not len(matrix):
-        return _nan(2 * DIMENSIONS)
-    return np.concatenate([matrix.mean(axis=0), matrix.std(axis=0)])
-
-
-def _upper_triangle(matrix):
-    return matrix[_UPPER_ROWS, _UPPER_COLUMNS]
-
-
 _UPPER_ROWS = [i for i, _ in PAIRS]
 _UPPER_COLUMNS = [j for _, j in PAIRS]
-
-
-def _covariance(matrix):
-    """Population covariance of the columns of a (rows, 12) matrix with at least one row."""
-    centred = matrix - matrix.mean(axis=0)
-    return centred.T @ centred / len(matrix)
-
-
-def _percentiles(values, percentiles):
-    """numpy.percentile(values, percentiles, axis=0) (linear interpolation), by a partial sort
-    around the needed ranks only: a third of percentile's time on a song's segments."""
-    rank = np.asarray(percentiles, dtype=float) / 100 * (len(values) - 1)
-    below = np.floor(rank).astype(int)
-    above = np.minimum(below + 1, len(values) - 1)
-    ordered = np.partition(values, np.union1d(below, above), axis=0)
-    weight = (rank - below).reshape((-1,) + (1,) * (values.ndim - 1))
-    return ordered[below] * (1 - weight) + ordered[above] * weight
-
-
-def _group_means(values, times, boundaries):
-    """Mean of ``values``' rows per interval between sorted ``boundaries`` (rows before the
-    first boundary form a group of their own; empty intervals none)."""
-    group = np.searchsorted(boundaries, times, side="right")
-    firsts = np.flatnonzero(np.diff(group, prepend=-1))
-    sizes = np.diff(firsts, append=len(values))
-    return np.add.reduceat(values, firsts, axis=0) / sizes[:, None]
 
 
 def _nan(count):
@@ -312,13 +229,13 @@ def _features(h5, tables, row, segments):
     for name in SONG_LEVEL_COLUMNS:
         features[name] = field(_SONG_LEVEL_GROUP[name], name)
     if segments:
-        features.update(segment_features(h5, tables, row, features["duration"], features["key"]))
+        features.update(segment_features(h5, tables, row, features["duration"]))
     return features
 
 
-def segment_features(h5, tables, row, duration, key=0):
+def segment_features(h5, tables, row, duration):
     """The segment families' columns of the song at ``row`` of ``tables``, as a dict."""
-    song = _Song(h5, tables, row, duration, key)
+    song = _Song(h5, tables, row, duration)
     values = np.concatenate([np.asarray(compute(song), dtype=np.float64)
                              for _, compute in _FAMILY_DEFINITIONS.values()])
     # One conversion to Python floats, what the CSV and Parquet writers expect.
@@ -326,14 +243,13 @@ def segment_features(h5, tables, row, duration, key=0):
 
 
 class _Song:
-    """One song's arrays, each read once, when a family first asks for it."""
+    """One song's arrays, each read once, when a family first asks for it, and their means."""
 
-    def __init__(self, h5, tables, row, duration, key):
+    def __init__(self, h5, tables, row, duration):
         self.h5 = h5
         self.tables = tables
         self.row = row
         self.duration = duration
-        self.key = key
         self._arrays = {}
 
     def _open(self, name):
@@ -367,4 +283,13 @@ class _Song:
     @property
     def segments(self):
         return len(self.timbre)
+
+    # Shared by several families; numpy's mean, as timbre_mean_* and pitch_mean_* always were.
+    @functools.cached_property
+    def timbre_mean(self):
+        return self.timbre.mean(axis=0)
+
+    @functools.cached_property
+    def pitch_mean(self):
+        return self.pitches.mean(axis=0)
 

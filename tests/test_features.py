@@ -1,6 +1,5 @@
 """The feature definition: one implementation for one song or a whole file, documented columns,
 feature families, and every segment statistic checked against numpy on real songs."""
-import bisect
 import math
 import re
 import warnings
@@ -9,7 +8,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from scipy import stats
 
 from dataset import features, hdf5_getters
 from dataset.sample import write_song_file
@@ -20,7 +18,6 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 # The 5 real song files exactly as distributed (see ../shared/data/README.md).
 UNTOUCHED = ("TRAAABD128F429CF47", "TRAAADZ128F9348C2E", "TRAAAEF128F4273421",
              "TRAAAFD128F92F423A", "TRAAAFP128F931B4E3")
-UPPER = np.triu_indices(12, 1)
 
 
 def same(a, b):
@@ -102,30 +99,18 @@ def song_arrays(path):
         arrays = {name: h5[f"analysis/{name}"][()] for name in h5["analysis"]
                   if name != "songs"}
         song = h5["analysis/songs"][0]
-        arrays["duration"], arrays["key"] = float(song["duration"]), int(song["key"])
+        arrays["duration"] = float(song["duration"])
     return arrays
-
-
-def group_means(values, times, boundaries):
-    """Mean of the rows of ``values`` between successive boundaries, by plain Python."""
-    groups = {}
-    for row, time in zip(values, times):
-        groups.setdefault(bisect.bisect_right(list(boundaries), time), []).append(row)
-    return np.array([np.mean(groups[k], axis=0) for k in sorted(groups)])
 
 
 def expected(song):
     """{family: {column: value}} of the segment families, computed independently of
     dataset.features."""
     timbre, pitches = song["segments_timbre"], song["segments_pitches"]
-    starts, sections = song["segments_start"], song["sections_start"]
     peak, start = song["segments_loudness_max"], song["segments_loudness_start"]
     pitch_mean = pitches.mean(axis=0)
     steps = np.diff(timbre, axis=0)
     blocks = np.array([block.mean(axis=0) for block in np.array_split(timbre, 8)])
-    section_timbre = group_means(timbre, starts, sections)
-    section_loudness = group_means(peak, starts, sections)
-    section_durations = np.diff(np.append(sections, song["duration"]))
     values = {
         "timbre_stats": np.concatenate([timbre.mean(axis=0), timbre.std(axis=0)]),
         "pitch_stats": np.concatenate([pitch_mean, pitches.std(axis=0)]),
@@ -133,18 +118,11 @@ def expected(song):
         "event_rates": [len(song[name]) / song["duration"] for name in
                         ("segments_start", "beats_start", "bars_start", "tatums_start",
                          "sections_start")],
-        "timbre_covariance": np.cov(timbre, rowvar=False, bias=True)[UPPER],
+        "timbre_covariance": np.cov(timbre, rowvar=False, bias=True)[np.triu_indices(12, 1)],
         "timbre_deltas": np.concatenate([np.abs(steps).mean(axis=0), steps.std(axis=0)]),
         "timbre_lag_deltas": np.abs(timbre[8:] - timbre[:-8]).mean(axis=0),
         "timbre_block_contrast": blocks.std(axis=0),
-        "timbre_percentiles": np.percentile(timbre, [10, 90], axis=0).ravel(),
         "chroma_key_invariant": np.roll(pitch_mean, -np.argmax(pitch_mean)),
-        "chroma_correlation": np.corrcoef(pitches, rowvar=False)[UPPER],
-        "chroma_flux": [np.abs(np.diff(pitches, axis=0)).mean(),
-                        stats.entropy(pitches, axis=1).mean(),
-                        stats.entropy(pitches, axis=1).std()],
-        "section_contrast": [section_durations.mean(), section_durations.std(),
-                             *section_timbre.std(axis=0), section_loudness.std()],
     }
     return {family: dict(zip(features.FAMILIES[family], np.asarray(family_values, float),
                              strict=True))
@@ -209,15 +187,11 @@ def test_a_song_without_segments_has_empty_segment_statistics(tmp_path):
 
 def test_a_song_with_one_segment(tmp_path):
     row = song_row(tmp_path, segments=1)
-    # What one segment determines is filled; what needs more segments, or variation, is empty.
-    assert row["timbre_p10_3"] == row["timbre_p90_3"] == row["timbre_mean_3"]
+    # What one segment determines is filled; what needs more segments is empty.
     assert row["timbre_cov_0_1"] == 0.0
-    assert row["pitch_rotated_mean_0"] == max(row[f"pitch_mean_{i}"] for i in range(12))
-    for family in ("timbre_deltas", "timbre_lag_deltas", "timbre_block_contrast",
-                   "chroma_correlation"):
+    assert row["pitch_rotated_mean_0"] == max(row[f"pitch_mean_{i}"] for i in range(12)) > 0
+    for family in ("timbre_deltas", "timbre_lag_deltas", "timbre_block_contrast"):
         assert empty(row, family), family
-    assert math.isnan(row["pitch_delta_abs_mean"]) and not math.isnan(row["pitch_entropy_mean"])
-    assert row["section_timbre_std_0"] == 0.0  # one section holds the only segment
 
 
 def test_a_song_with_just_enough_segments_for_lags_and_blocks(tmp_path):
@@ -233,8 +207,6 @@ def test_a_song_without_beats_or_sections(tmp_path):
     row = song_row(tmp_path, segments=40, **{f"{name}_{part}": nothing
                                              for name in ("beats", "bars", "tatums", "sections")
                                              for part in ("start", "confidence")})
-    assert empty(row, "section_contrast")
-    assert row["beats_per_second"] == 0.0
+    assert row["beats_per_second"] == row["sections_per_second"] == 0.0
     for family in features.FAMILIES:
-        if family not in ("section_contrast", "event_rates"):
-            assert filled(row, family), family
+        assert filled(row, family), family
