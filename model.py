@@ -19,7 +19,8 @@ A checkpoint (``save``) is a plain dict of tensors and Python values that loads 
 (GenreMLP's arguments), ``feature_names``, ``missing_columns`` (features with a missing-value
 flag input), ``quantiles`` (each feature's training quantiles, or None), ``mean`` and ``std``
 (of the inputs on the train rows), ``classes``,
-``class_prior`` (each genre's share of the train rows), ``config`` (``get_params()``) and
+``class_prior`` (each genre's share of the train rows), ``prior_correction`` (the share used
+at prediction, chosen by fit when the parameter is auto), ``config`` (``get_params()``) and
 ``metrics``. Whoever loads it rebuilds the networks from ``model_args``.
 """
 import itertools
@@ -41,7 +42,7 @@ from dataset import interrupts
 from dataset.outputs import atomic_output
 
 CHECKPOINT_KEYS = ("model", "model_args", "feature_names", "missing_columns", "quantiles", "mean",
-                   "std", "classes", "class_prior", "config", "metrics")
+                   "std", "classes", "class_prior", "prior_correction", "config", "metrics")
 HISTORY_COLUMNS = ("member", "epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1",
                    "seconds")
 PARAMETER_HELP = {
@@ -57,7 +58,8 @@ PARAMETER_HELP = {
     "class_weight_power": "loss weight of each genre is (1 / its share) ** this: 0 unweighted, "
                           "1 every genre weighs the same",
     "prior_correction": "share of the class weighting's favour to rare genres taken back at "
-                        "prediction: 0 none (more macro-F1), 1 all (more accuracy)",
+                        "prediction: 0 none (more macro-F1), 1 all (more accuracy), or auto: the "
+                        "share with the best validation accuracy + macro-F1",
     "input_noise": "Gaussian noise added to standardised training inputs, in feature stds",
     "input_transform": "standard (mean 0, std 1) or quantile (each feature mapped through its "
                        "training quantiles to a normal distribution, then standardised)",
@@ -180,7 +182,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
 
     def __init__(self, hidden=(256, 128, 64), dropout=0.36, epochs=500, batch_size=32,
                  lr=0.0188, momentum=0.65, weight_decay=0.017, optimizer="sgd", patience=20,
-                 class_weight_power=0.78, prior_correction=0.5, input_noise=0.2,
+                 class_weight_power=0.78, prior_correction="auto", input_noise=0.2,
                  input_transform="standard", label_smoothing=0.0, stop_on="loss", ensemble=1,
                  bootstrap=False, validation_fraction=0.15, seed=0, device="auto",
                  verbose=False):
@@ -217,10 +219,13 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
                 raise SettingError(name, "must be a whole number, at least 1")
         ranges = {"dropout": (0, 1, "[0, 1)"), "class_weight_power": (0, 1.0001, "[0, 1]"),
-                  "prior_correction": (0, 1.0001, "[0, 1]"), "label_smoothing": (0, 1, "[0, 1)"),
+                  "prior_correction": (0, 1.0001, "[0, 1] or auto"),
+                  "label_smoothing": (0, 1, "[0, 1)"),
                   "validation_fraction": (1e-9, 0.5, "(0, 0.5)")}
         for name, (low, high, shown) in ranges.items():
-            if not low <= getattr(self, name) < high:
+            value = getattr(self, name)
+            if not (name == "prior_correction" and value == "auto"
+                    or isinstance(value, (int, float)) and low <= value < high):
                 raise SettingError(name, f"must be in {shown}")
         for name in ("lr", "momentum", "weight_decay", "input_noise"):
             value = getattr(self, name)
@@ -278,6 +283,9 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         started = time.perf_counter()
         stack, self.history_, best_epochs = self._fit_stack(*train, *val, device)
         self.networks_ = stack.networks(self._model_args())
+        uncorrected = self._probabilities(val_features, share=0.0)
+        self.prior_correction_ = max(self._correction_shares(), key=lambda share: sum(
+            self._val_scores(uncorrected, val_labels, share)))
         val_scores = scoring.scores(val_labels, self._probabilities(val_features).argmax(axis=1))
         self.metrics_ = {
             "best_epochs": best_epochs, "epochs_run": max(row["epoch"] for row in self.history_),
@@ -298,12 +306,16 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         """The most probable genre of each song."""
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
-    def _probabilities(self, features):
+    def _probabilities(self, features, share=None):
+        """Probabilities, corrected by ``share`` of the class weighting (the fitted one when
+        None)."""
+        share = self.prior_correction_ if share is None else share
         inputs = standardise(self._inputs(features), self.mean_, self.std_)
         with torch.no_grad():
             probabilities = torch.stack([torch.softmax(network(inputs), dim=1)
                                          for network in self.networks_]).mean(dim=0)
-        return correct_prior(probabilities, self.class_prior_, self._prior_exponent()).numpy()
+        return correct_prior(probabilities, self.class_prior_,
+                             share * self.class_weight_power).numpy()
 
     def save(self, path):
         """Write the self-contained checkpoint (module docstring) to ``path`` atomically."""
@@ -315,7 +327,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             "feature_names": None if names is None else [str(name) for name in names],
             "missing_columns": self.missing_columns_.tolist(), "quantiles": self.quantiles_,
             "mean": self.mean_, "std": self.std_, "classes": self.classes_.tolist(),
-            "class_prior": self.class_prior_,
+            "class_prior": self.class_prior_, "prior_correction": self.prior_correction_,
             "config": {**self.get_params(), "hidden": list(self.hidden)},
             "metrics": self.metrics_,
         }
@@ -337,6 +349,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         classifier.mean_, classifier.std_ = checkpoint["mean"], checkpoint["std"]
         classifier.classes_ = np.array(checkpoint["classes"])
         classifier.class_prior_ = checkpoint["class_prior"]
+        classifier.prior_correction_ = checkpoint["prior_correction"]
         classifier.metrics_ = checkpoint["metrics"]
         classifier.networks_ = []
         for state in checkpoint["model"]:
@@ -375,7 +388,6 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             self.class_prior_, self.class_weight_power).to(device), reduction="none",
             label_smoothing=self.label_smoothing)
         optimizer = self._optimizer(stack.parameters())
-        prior, exponent = self.class_prior_.to(device), self._prior_exponent()
         history, best = [], [-math.inf] * count
         best_epochs, best_state = [0] * count, stack.state_dict_copy()
         for epoch in range(1, self.epochs + 1):
@@ -404,16 +416,17 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             if not torch.isfinite(val_losses).all():
                 raise TrainingError(f"validation loss is {val_losses.max().item()} at epoch "
                                     f"{epoch}: lower --lr")
-            predicted = correct_prior(torch.softmax(logits, dim=2), prior, exponent).argmax(dim=2)
+            probabilities = torch.softmax(logits, dim=2).cpu()
             seconds = time.perf_counter() - started
             for member in range(count):
-                val_scores = scoring.scores(val_labels.cpu().numpy(),
-                                            predicted[member].cpu().numpy())
+                # At the best of the prior corrections fit may choose from.
+                accuracy, macro_f1 = max(
+                    (self._val_scores(probabilities[member], val_labels.cpu().numpy(), share)
+                     for share in self._correction_shares()), key=sum)
                 row = {"member": member, "epoch": epoch,
                        "train_loss": total[member].item() / math.ceil(n_rows / size),
-                       "val_loss": val_losses[member].item(),
-                       "val_accuracy": val_scores["accuracy"],
-                       "val_macro_f1": val_scores["macro_f1"], "seconds": seconds}
+                       "val_loss": val_losses[member].item(), "val_accuracy": accuracy,
+                       "val_macro_f1": macro_f1, "seconds": seconds}
                 history.append(row)
                 watched = (-row["val_loss"] if self.stop_on == "loss"
                            else row["val_accuracy"] + row["val_macro_f1"])
@@ -453,8 +466,16 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         return np.hstack([mapped, np.isnan(features[:, self.missing_columns_])],
                          dtype=np.float32)
 
-    def _prior_exponent(self):
-        return self.prior_correction * self.class_weight_power
+    def _correction_shares(self):
+        """The prior corrections fit chooses from: the one given, or AUTO_CORRECTIONS."""
+        return AUTO_CORRECTIONS if self.prior_correction == "auto" else (self.prior_correction,)
+
+    def _val_scores(self, probabilities, labels, share):
+        """(accuracy, macro-F1) of genre indices from uncorrected probabilities after ``share``."""
+        corrected = correct_prior(torch.as_tensor(probabilities), self.class_prior_,
+                                  share * self.class_weight_power)
+        found = scoring.scores(labels, corrected.argmax(dim=-1).numpy())
+        return found["accuracy"], found["macro_f1"]
 
     def _genre_indices(self, genres):
         index = {genre: i for i, genre in enumerate(self.classes_)}
@@ -498,6 +519,7 @@ def fit_standardisation(inputs):
 
 
 QUANTILES = 101
+AUTO_CORRECTIONS = tuple(np.round(np.linspace(0, 1, 11), 2).tolist())
 
 
 def fit_quantiles(features):

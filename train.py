@@ -50,6 +50,8 @@ def add_parameter_options(parser):
             parser.add_argument(option, action=argparse.BooleanOptionalAction, **settings)
         elif isinstance(default, tuple):
             parser.add_argument(option, type=int, nargs="+", **settings)
+        elif isinstance(default, str):
+            parser.add_argument(option, type=_number_or_text, **settings)
         else:
             parser.add_argument(option, type=type(default), **settings)
 
@@ -76,6 +78,14 @@ def read_config(path):
     return parameters
 
 
+def _number_or_text(text):
+    """A number where one is given (--prior-correction 0.3), else the word (auto, sgd, cpu)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 def _like(default, value):
     """``value`` as the type of ``default``; TypeError or ValueError when it cannot be."""
     if isinstance(default, bool):
@@ -84,6 +94,8 @@ def _like(default, value):
         return value
     if isinstance(default, tuple):
         return tuple(int(width) for width in value)
+    if isinstance(default, str) and isinstance(value, (str, int, float)):
+        return value  # a word or, for prior_correction, a number
     return type(default)(value)
 
 

@@ -10,8 +10,8 @@ aside; the --inner folds of its training rows (stratified by genre, grouped by a
 every candidate, so a choice never sees the outer test rows it is then measured on. The
 baselines are scored the same way. A trial is a set of GenreClassifier parameters; its score,
 maximised, is the smallest margin over the label sources of the MLP's inner-CV accuracy over the
-best baseline's and its macro-F1 over the best baseline's, at the best prior correction of
-PRIOR_CORRECTIONS (applied after training). The study is kept in WORKDIR/select.db (resumable);
+best baseline's and its macro-F1 over the best baseline's (the MLP choosing its prior correction
+on its own validation rows). The study is kept in WORKDIR/select.db (resumable);
 the end prints the best trials and writes WORKDIR/best.json (train.py --config format).
 """
 import argparse
@@ -30,14 +30,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import real_benchmark  # noqa: E402
 import scoring  # noqa: E402
 import songtable  # noqa: E402
-from model import GenreClassifier, correct_prior  # noqa: E402
+from sklearn.base import clone  # noqa: E402
 
-FIXED = {"input_transform": "quantile", "optimizer": "adamw", "stop_on": "score", "ensemble": 5}
+from model import GenreClassifier  # noqa: E402
+
+FIXED = {"input_transform": "quantile", "optimizer": "adamw", "stop_on": "score", "ensemble": 5,
+         "prior_correction": "auto"}
 # The first trial: settings that did well in a first look at these inner folds.
 START = {"hidden": "256-128-64", "lr": 0.001, "weight_decay": 0.01, "dropout": 0.36,
          "label_smoothing": 0.05, "class_weight_power": 0.78, "input_noise": 0.2,
          "batch_size": 32}
-PRIOR_CORRECTIONS = (0.0, 0.15, 0.3, 0.45, 0.6, 0.8, 1.0)
 
 
 def propose(trial):
@@ -62,27 +64,15 @@ def inner_folds(genres, artists, train_only, outer, inner):
             yield rest[train], rest[test]
 
 
-def inner_scores(make, data, outer, inner):
-    """Mean scores over the inner folds of an estimator; for a GenreClassifier, one per prior
-    correction ({correction: scores}), else {None: scores}."""
+def inner_scores(estimator, data, outer, inner):
+    """Mean scores of ``estimator`` over the inner folds."""
     features, genres, artists, train_only = data
     found = []
     for train, test in inner_folds(genres, artists, train_only, outer, inner):
-        estimator = make()
-        if isinstance(estimator, GenreClassifier):
-            estimator.set_params(prior_correction=0.0)
-            estimator.fit(features.iloc[train], genres[train], groups=artists[train])
-            raw = torch.from_numpy(estimator.predict_proba(features.iloc[test]))
-            exponent = estimator.class_weight_power
-            found.append({share: scoring.scores(genres[test], estimator.classes_[correct_prior(
-                raw, estimator.class_prior_, share * exponent).argmax(dim=1).numpy()])
-                for share in PRIOR_CORRECTIONS})
-        else:
-            estimator.fit(features.iloc[train], genres[train])
-            found.append({None: scoring.scores(genres[test], estimator.predict(
-                features.iloc[test]))})
-    return {key: {metric: float(np.mean([row[key][metric] for row in found]))
-                  for metric in scoring.METRICS} for key in found[0]}
+        fit = {"groups": artists[train]} if isinstance(estimator, GenreClassifier) else {}
+        fitted = clone(estimator).fit(features.iloc[train], genres[train], **fit)
+        found.append(scoring.scores(genres[test], fitted.predict(features.iloc[test])))
+    return {metric: float(np.mean([row[metric] for row in found])) for metric in scoring.METRICS}
 
 
 def baseline_scores(datasets, args):
@@ -91,8 +81,8 @@ def baseline_scores(datasets, args):
     settings = {"outer": args.folds, "inner": args.inner, "labels": args.labels}
     if path.exists() and json.loads(path.read_text())["settings"] == settings:
         return json.loads(path.read_text())["scores"]
-    found = {source: {name: inner_scores(lambda name=name: scoring.baselines(0)[name], data,
-                                         args.folds, args.inner)[None]
+    found = {source: {name: inner_scores(scoring.baselines(0)[name], data, args.folds,
+                                         args.inner)
                       for name in ("logistic_regression", "hist_gradient_boosting")}
              for source, data in datasets.items()}
     path.write_text(json.dumps({"settings": settings, "scores": found}, indent=2) + "\n")
@@ -139,14 +129,11 @@ def main(argv=None):
                                 load_if_exists=True)
 
     def objective(trial):
-        parameters = {**FIXED, **propose(trial)}
-        found = {source: inner_scores(lambda: GenreClassifier(**parameters), data, args.folds,
-                                      args.inner) for source, data in datasets.items()}
-        best_share = max(PRIOR_CORRECTIONS, key=lambda share: min(
-            margin(found[source][share], baselines[source]) for source in found))
-        trial.set_user_attr("prior_correction", best_share)
-        trial.set_user_attr("scores", {source: found[source][best_share] for source in found})
-        return min(margin(found[source][best_share], baselines[source]) for source in found)
+        classifier = GenreClassifier(**FIXED, **propose(trial))
+        found = {source: inner_scores(classifier, data, args.folds, args.inner)
+                 for source, data in datasets.items()}
+        trial.set_user_attr("scores", found)
+        return min(margin(found[source], baselines[source]) for source in found)
 
     started = time.perf_counter()
     if not study.trials:
@@ -161,11 +148,8 @@ def main(argv=None):
     trials = sorted(study.get_trials(states=(optuna.trial.TrialState.COMPLETE,)),
                     key=lambda trial: -trial.value)
     for trial in trials[:5]:
-        print(f"  {trial.value:+.3f} {trial.params} correction "
-              f"{trial.user_attrs['prior_correction']} {trial.user_attrs['scores']}")
-    best = trials[0]
-    config = {**FIXED, **propose(optuna.trial.FixedTrial(best.params)),
-              "prior_correction": best.user_attrs["prior_correction"]}
+        print(f"  {trial.value:+.3f} {trial.params} {trial.user_attrs['scores']}")
+    config = {**FIXED, **propose(optuna.trial.FixedTrial(trials[0].params))}
     config["hidden"] = list(config["hidden"])
     (args.workdir / "best.json").write_text(json.dumps(config, indent=2) + "\n")
     print(f"wrote {args.workdir / 'best.json'}")

@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 import scoring
 import songtable
 from model import (CHECKPOINT_KEYS, CheckpointError, GenreClassifier, GenreMLP, SettingError,
-                   class_weights, correct_prior, gaussianise)
+                   AUTO_CORRECTIONS, class_weights, correct_prior, gaussianise)
 from songs import synthetic_songcsv
 
 FAST = {"epochs": 30, "patience": 5, "hidden": (32, 16, 8)}
@@ -155,12 +155,12 @@ def test_ensemble_networks_differ_and_their_mean_is_the_prediction(fitted, rows)
     test = rows["test"][0]
     members = []
     for network in ensemble.networks_:
-        single = clone(ensemble).set_params(prior_correction=0.0)
+        single = clone(ensemble)
         vars(single).update({key: value for key, value in vars(ensemble).items()
-                             if key.endswith("_")}, networks_=[network])
+                             if key.endswith("_")}, networks_=[network], prior_correction_=0.0)
         members.append(single.predict_proba(test))
     expected = correct_prior(torch.tensor(np.mean(members, axis=0)), ensemble.class_prior_,
-                             ensemble.prior_correction * ensemble.class_weight_power)
+                             ensemble.prior_correction_ * ensemble.class_weight_power)
     assert ensemble.predict_proba(test) == pytest.approx(expected.numpy(), abs=1e-6)
     # Each network was kept at its own best epoch: its validation accuracy there.
     val_features, val_genres, _ = rows["val"]
@@ -185,9 +185,12 @@ def test_bootstrap_networks_see_other_rows(rows):
 
 def test_prior_correction_moves_predictions_towards_common_genres(fitted, rows):
     features = rows["test"][0]
-    pop_rock = [np.sum(fitted.set_params(prior_correction=share).predict(features) == "Pop_Rock")
-                for share in (0.0, 0.5, 1.0)]
-    fitted.set_params(prior_correction=GenreClassifier().prior_correction)
+    chosen = fitted.prior_correction_
+    pop_rock = []
+    for share in (0.0, 0.5, 1.0):
+        fitted.prior_correction_ = share
+        pop_rock.append(np.sum(fitted.predict(features) == "Pop_Rock"))
+    fitted.prior_correction_ = chosen
     assert pop_rock == sorted(pop_rock)
     probabilities = torch.tensor([[0.5, 0.5], [0.3, 0.7]])
     prior = torch.tensor([0.8, 0.2])
@@ -256,6 +259,22 @@ def test_quantile_inputs_are_normal_on_the_training_rows_and_survive_a_checkpoin
     classifier.save(tmp_path / "model.pt")
     loaded = GenreClassifier.load(tmp_path / "model.pt")
     assert np.array_equal(loaded.predict_proba(skewed), classifier.predict_proba(skewed))
+
+
+def test_an_auto_prior_correction_is_the_best_share_on_the_validation_rows(rows):
+    features, genres, _ = rows["train"]
+    val_features, val_genres, _ = rows["val"]
+    classifier = GenreClassifier(**FAST, prior_correction="auto").fit(
+        features, genres, eval_set=(val_features, val_genres))
+    assert classifier.prior_correction_ in AUTO_CORRECTIONS
+
+    def val_sum(share):
+        classifier.prior_correction_, chosen = share, classifier.prior_correction_
+        found = scoring.scores(val_genres, classifier.predict(val_features))
+        classifier.prior_correction_ = chosen
+        return found["accuracy"] + found["macro_f1"]
+
+    assert val_sum(classifier.prior_correction_) == max(map(val_sum, AUTO_CORRECTIONS))
 
 
 def test_stopping_on_the_score_keeps_the_epoch_of_best_accuracy_plus_macro_f1(rows):
