@@ -245,12 +245,14 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             except RuntimeError:
                 raise SettingError("device", "is not a torch device (cpu, cuda, cuda:1)") from None
 
-    def fit(self, X, y, groups=None, eval_set=None):
+    def fit(self, X, y, groups=None, eval_set=None, train_only=None):
         """Learn from features ``X`` (DataFrame or array; NaN for unknown values) and genres ``y``.
 
         Early stopping watches ``eval_set`` = (features, genres) when given; otherwise a
         ``validation_fraction`` of the rows is held out, whole artists when ``groups`` (one
-        artist id per row) is given. Returns self.
+        artist id per row) is given. Rows marked ``train_only`` (weaker labels: see
+        songtable.clean) only train: never held out, not counted in the genre shares that the
+        prior correction moves towards, and dropped when their artist is held out. Returns self.
         """
         self.check_params()
         device = self._device()
@@ -259,16 +261,20 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         self.classes_, labels = np.unique(np.asarray(y), return_inverse=True)
         if len(self.classes_) < 2:
             raise ValueError("need songs of at least two genres to learn from")
+        weak = (np.zeros(len(labels), dtype=bool) if train_only is None
+                else np.asarray(train_only, dtype=bool))
         if eval_set is not None:
             val_features = validate_data(self, eval_set[0], reset=False,
                                          ensure_all_finite="allow-nan", dtype=np.float32)
             val_labels = self._genre_indices(eval_set[1])
         else:
-            held = songtable.holdout_mask(labels, np.arange(len(labels)) if groups is None
-                                          else np.asarray(groups), self.validation_fraction,
-                                          self.seed)
+            artists = np.arange(len(labels)) if groups is None else np.asarray(groups)
+            held = np.zeros(len(labels), dtype=bool)
+            held[~weak] = songtable.holdout_mask(labels[~weak], artists[~weak],
+                                                 self.validation_fraction, self.seed)
+            kept = ~held & ~(weak & np.isin(artists, artists[held]))
             val_features, val_labels = features[held], labels[held]
-            features, labels = features[~held], labels[~held]
+            features, labels, weak = features[kept], labels[kept], weak[kept]
         if len(val_labels) == 0:
             raise ValueError("no validation rows: early stopping needs them")
         self.missing_columns_ = np.flatnonzero(np.isnan(features).any(axis=0))
@@ -276,7 +282,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
                            else None)
         train_inputs = self._inputs(features)
         self.mean_, self.std_ = fit_standardisation(train_inputs)
-        self.class_prior_ = class_shares(labels, len(self.classes_))
+        self.class_prior_ = class_shares(labels[~weak], len(self.classes_))
         train = (standardise(train_inputs, self.mean_, self.std_), torch.from_numpy(labels))
         val = (standardise(self._inputs(val_features), self.mean_, self.std_),
                torch.from_numpy(val_labels))

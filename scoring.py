@@ -77,18 +77,19 @@ def cross_validated(estimator, features, genres, artists, n_folds=5, seeds=(0,),
 
     Folds are the project's (``songtable.fold_rows``: genre-stratified, artist-grouped), once
     per seed in ``seeds``; rows marked ``train_only`` (weaker labels) are never scored. An
-    estimator whose fit takes ``groups`` gets the artists too, so it holds out whole artists
-    for early stopping.
+    estimator whose fit takes ``groups`` and ``train_only`` (GenreClassifier) gets them too, so
+    it holds out whole artists, never weaker labels, for early stopping.
     """
-    takes_groups = "groups" in inspect.signature(estimator.fit).parameters
     train_only = np.zeros(len(genres), dtype=bool) if train_only is None else train_only
+    takes = inspect.signature(estimator.fit).parameters
+    params = {name: value for name, value in (("groups", artists), ("train_only", train_only))
+              if name in takes}
     results = []
     for seed in seeds:
         found = cross_validate(estimator, features, genres, groups=artists,
                                cv=list(songtable.fold_rows(genres, artists, train_only, n_folds,
                                                            seed)), scoring=scorer,
-                               error_score="raise",
-                               params={"groups": artists} if takes_groups else None)
+                               error_score="raise", params=params)
         results += [{metric: found[f"test_{metric}"][fold] for metric in METRICS}
                     for fold in range(n_folds)]
     return results

@@ -148,8 +148,10 @@ def main(argv=None):
         features, genres, artists = songtable.split_rows(table, "train")
         val_features, val_genres, _ = songtable.split_rows(table, "val")
         eval_set = (val_features, val_genres) if len(val_genres) else None
+        train_only = songtable.train_only_mask(table[table[songtable.SPLIT] == "train"])
         with interrupts.stop_on_interrupt():
-            classifier.fit(features, genres, groups=artists, eval_set=eval_set)
+            classifier.fit(features, genres, groups=artists, eval_set=eval_set,
+                           train_only=train_only)
         classifier.save(out / "model.pt")
         write_history(out / "history.csv", classifier.history_)
         plots.learning_curve(out / "learning_curve.png", classifier.history_)

@@ -69,7 +69,8 @@ def inner_scores(estimator, data, outer, inner):
     features, genres, artists, train_only = data
     found = []
     for train, test in inner_folds(genres, artists, train_only, outer, inner):
-        fit = {"groups": artists[train]} if isinstance(estimator, GenreClassifier) else {}
+        fit = ({"groups": artists[train], "train_only": train_only[train]}
+               if isinstance(estimator, GenreClassifier) else {})
         fitted = clone(estimator).fit(features.iloc[train], genres[train], **fit)
         found.append(scoring.scores(genres[test], fitted.predict(features.iloc[test])))
     return {metric: float(np.mean([row[metric] for row in found])) for metric in scoring.METRICS}

@@ -287,3 +287,17 @@ def test_stopping_on_the_score_keeps_the_epoch_of_best_accuracy_plus_macro_f1(ro
                                          -row["epoch"]))
     assert classifier.metrics_["best_epochs"] == [best["epoch"]]
     assert classifier.metrics_["val_accuracy"] == pytest.approx(best["val_accuracy"])
+
+
+def test_train_only_rows_train_but_never_validate_nor_set_the_genre_shares(table, rows):
+    features, genres, artists = songtable.split_rows(table, "train")
+    weak = np.asarray(genres == "Jazz") | (np.arange(len(genres)) % 7 == 0)
+    classifier = GenreClassifier(**FAST).fit(features, genres, eval_set=rows["val"][:2],
+                                             train_only=weak)
+    strong_shares = {genre: np.mean(genres[~weak] == genre) for genre in classifier.classes_}
+    assert classifier.class_prior_.tolist() == pytest.approx(
+        [strong_shares[genre] for genre in classifier.classes_], abs=1e-6)
+    assert "Jazz" in classifier.classes_  # learnt from train-only rows alone
+    held_out = GenreClassifier(**FAST).fit(features, genres, groups=artists, train_only=weak)
+    # Only Pop_Rock and Rap songs are not train-only: only they can be held out.
+    assert held_out.metrics_["n_val"] <= (~weak).sum() * 0.3
