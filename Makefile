@@ -4,13 +4,15 @@
 #   make demo     the same, offline, on a generated sample (no download, under a minute)
 #   make test     the test suite;  make bench  the benchmarks;  make lint  syntax/style check
 # Variables: DATA (data folder), SONGS (song files), LABELS (lastfm, a .cls file, a Last.fm
-# dataset folder/zip/db, or none), MISMATCHES (the dataset's list of song-track mismatches, whose
+# dataset folder/zip/db, echonest-terms, musicbrainz-tags, none, or several joined by commas: the
+# first that labels a song), TRAIN_ONLY (label sources whose songs only train), MISMATCHES (the dataset's list of song-track mismatches, whose
 # tracks extract leaves out; downloaded when missing; empty: keep every track), RUN (run folder),
 # WORKERS.
 PYTHON  := .venv/bin/python
 DATA    ?= data
 SONGS   ?= $(DATA)/MillionSongSubset/data
-LABELS  ?= $(DATA)/lastfm_subset
+LABELS  ?= $(DATA)/lastfm_subset,echonest-terms
+TRAIN_ONLY ?= echonest-terms musicbrainz-tags
 MISMATCHES ?= $(DATA)/sid_mismatches.txt
 RUN     ?= runs/main
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -40,14 +42,16 @@ $(DATA)/lastfm_subset:
 $(DATA)/sid_mismatches.txt:
 	$(PYTHON) -m dataset.download mismatches --dest $(DATA)
 
-LABEL_FILE := $(filter-out lastfm none,$(LABELS))
+comma := ,
+LABEL_FILE := $(filter-out lastfm none echonest-terms musicbrainz-tags,$(subst $(comma), ,$(LABELS)))
 $(DATA)/SongCSV.csv: $(SONGS) $(shell find $(SONGS) -type d 2>/dev/null) $(LABEL_FILE) \
 		$(MISMATCHES)
 	$(PYTHON) -m dataset.extract $(SONGS) --labels $(LABELS) \
 		$(if $(MISMATCHES),--mismatches $(MISMATCHES)) --out $@ --workers $(WORKERS)
 
 $(DATA)/preprocessed_data.csv: $(DATA)/SongCSV.csv preprocess.py
-	$(PYTHON) preprocess.py --input $< --output $@ --seed $(SEED)
+	$(PYTHON) preprocess.py --input $< --output $@ --seed $(SEED) \
+		$(if $(TRAIN_ONLY),--train-only $(TRAIN_ONLY))
 
 $(RUN)/model.pt: $(DATA)/preprocessed_data.csv train.py model.py
 	$(PYTHON) train.py --data $< --out $(RUN) --seed $(SEED)
