@@ -17,17 +17,13 @@ import shutil
 from pathlib import Path
 
 from dataset import labels, sample
+from dataset.outputs import OutputError, atomic_output
 
 PARQUET_PART_ROWS = 20_000  # rows per part file (~13 MB): at most this much is redone on --resume
 # Rows gathered before they become an Arrow record batch: extract writes a file's rows at a time,
 # and a record batch per file would cost more than the rows.
 RECORD_BATCH_ROWS = 1024
 SCALE_INSTALL = "pip install -r requirements-scale.txt"
-
-
-class OutputError(Exception):
-    """An output that cannot be written or resumed: a folder in the way, other columns, or no
-    pyarrow."""
 
 
 def _import_pyarrow():
@@ -236,10 +232,9 @@ def failures_path(out):
 def write_failures(out, failed):
     """Write (path, reason) rows beside ``out``; returns the failures file's path."""
     failures = failures_path(out)
-    temporary = failures.with_name(failures.name + ".partial")
-    with open(temporary, "w", newline="", encoding="utf-8") as stream:
+    with atomic_output(failures) as temporary, open(temporary, "w", newline="",
+                                                     encoding="utf-8") as stream:
         writer = csv.writer(stream)
         writer.writerow(["path", "reason"])
         writer.writerows(failed)
-    os.replace(temporary, failures)
     return failures
