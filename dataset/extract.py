@@ -43,12 +43,16 @@ from tqdm import tqdm
 
 from dataset import features, hdf5_getters, interrupts, labels, writers
 from dataset.errors import describe, first_line
-from dataset.songfiles import InputError, find_song_files, read_mismatches, read_song_file
+from dataset.songfiles import (InputError, file_parts, find_song_files, read_mismatches,
+                               read_song_file)
 from dataset.writers import SCALE_INSTALL
 
 POOL_BATCH_FILES = 4  # files per pool task: fewer round trips, and the workers stay balanced
+POOL_TASKS_PER_WORKER = 2  # in flight: a worker never waits, and rows read ahead stay few
 DASK_BATCH_FILES = 200  # files per Dask task (~1 s of reading): scheduling overhead stays small
 DEFAULT_OUT = "data/SongCSV.FORMAT"  # FORMAT becomes csv or parquet
+# The progress bar's counts once a big file's parts count as shares of a file.
+SHARES_OF_FILES = "{l_bar}{bar}| {n:.2f}/{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
 POLL_SECONDS = 0.2  # how often a wait for workers looks for a Ctrl-C
 
 
@@ -57,17 +61,36 @@ class ClusterError(Exception):
 
 
 def _extract_task(task):
-    """Pool worker: (path, rows, None) or (path, None, reason)."""
-    path, segments, song_arrays = task
+    """(part, rows, None) or (part, None, reason) for a songfiles.FilePart."""
+    part, segments, song_arrays = task
     try:
-        return path, read_song_file(path, segments, song_arrays), None
+        return part, read_song_file(part.path, segments, song_arrays, part.start, part.stop), None
     except hdf5_getters.SongFileError as err:
-        return path, None, first_line(err)
+        return part, None, first_line(err)
 
 
-def _extract_batch(paths, segments, song_arrays):
-    """Dask task: _extract_task of each file of a batch."""
-    return [_extract_task((path, segments, song_arrays)) for path in paths]
+def _extract_batch(parts, segments, song_arrays):
+    """Pool or Dask task: _extract_task of each part of a batch."""
+    return [_extract_task((part, segments, song_arrays)) for part in parts]
+
+
+def _batches(parts, size):
+    """Lists of up to ``size`` whole files, in order; a part of a big file is a batch of its own,
+    being thousands of songs."""
+    batch = []
+    for part in parts:
+        if part.songs is not None:
+            if batch:
+                yield batch
+                batch = []
+            yield [part]
+            continue
+        batch.append(part)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
 
 
 def _ignore_sigint():
@@ -110,18 +133,17 @@ def _import_extra(module, option):
 
 @contextlib.contextmanager
 def local_engine(workers):
-    """A function (paths, segments, song_arrays) -> (path, rows, reason) per file in order, read
-    by a pool of ``workers`` processes (in this process when 1)."""
+    """A function (parts, segments, song_arrays) -> (part, rows, reason) per songfiles.FilePart
+    in order, read by a pool of ``workers`` processes (in this process when 1)."""
     pool = None
 
-    def read_files(paths, segments, song_arrays):
+    def read_files(parts, segments, song_arrays):
         if pool is None:
-            return (_extract_task((path, segments, song_arrays)) for path in paths)
-        batches = [paths[start:start + POOL_BATCH_FILES]
-                   for start in range(0, len(paths), POOL_BATCH_FILES)]
+            return (_extract_task((part, segments, song_arrays)) for part in parts)
         read_batch = functools.partial(_extract_batch, segments=segments,
                                        song_arrays=song_arrays)
-        return _pool_results(pool.imap(read_batch, batches))
+        return _pool_results(pool, read_batch, _batches(parts, POOL_BATCH_FILES),
+                             POOL_TASKS_PER_WORKER * workers)
 
     try:
         if workers > 1:
@@ -134,15 +156,26 @@ def local_engine(workers):
             pool.join()
 
 
-def _pool_results(batches):
-    """The pool's results in order, looking for a Ctrl-C while a slow file keeps them waiting."""
+def _pool_results(pool, read_batch, batches, window):
+    """``read_batch``'s results on each of ``batches`` in order, at most ``window`` batches in
+    flight: workers faster than the writer would otherwise pile up rows (a million from a
+    summary file)."""
+    in_flight = collections.deque()
+    while True:
+        for batch in itertools.islice(batches, window - len(in_flight)):
+            in_flight.append(pool.apply_async(read_batch, (batch,)))
+        if not in_flight:
+            return
+        yield from _pool_result(in_flight.popleft())
+
+
+def _pool_result(result):
+    """A pool task's result, looking for a Ctrl-C while a slow file keeps it waiting."""
     while True:
         try:
-            yield from batches.next(timeout=POLL_SECONDS)
+            return result.get(timeout=POLL_SECONDS)
         except multiprocessing.TimeoutError:
             interrupts.check()
-        except StopIteration:
-            return
 
 
 @contextlib.contextmanager
@@ -174,9 +207,9 @@ def dask_engine(workers, scheduler=None):
         yield functools.partial(_read_on_cluster, client)
 
 
-def _read_on_cluster(client, paths, segments, song_arrays):
-    size = max(1, min(DASK_BATCH_FILES, math.ceil(len(paths) / (4 * _cluster_threads(client)))))
-    batches = (paths[start:start + size] for start in range(0, len(paths), size))
+def _read_on_cluster(client, parts, segments, song_arrays):
+    size = max(1, min(DASK_BATCH_FILES, math.ceil(len(parts) / (4 * _cluster_threads(client)))))
+    batches = _batches(parts, size)
     in_flight = collections.deque()  # (batch, future) in submission order
     while True:
         # A window of a few batches per worker thread keeps memory flat and follows workers that
@@ -185,8 +218,8 @@ def _read_on_cluster(client, paths, segments, song_arrays):
         for batch in itertools.islice(batches, room):
             # Workers may run elsewhere: they get absolute paths; results keep paths as given.
             in_flight.append((batch, client.submit(
-                _extract_batch, [os.path.abspath(p) for p in batch], segments, song_arrays,
-                pure=False)))
+                _extract_batch, [part._replace(path=os.path.abspath(part.path))
+                                 for part in batch], segments, song_arrays, pure=False)))
         if not in_flight:
             return
         batch, future = in_flight.popleft()
@@ -198,8 +231,8 @@ def _read_on_cluster(client, paths, segments, song_arrays):
         except Exception as err:  # noqa: BLE001 - whatever the cluster raised, said in one line
             raise ClusterError(f"the batch of {len(batch)} files from {batch[0]} failed on the "
                                f"cluster: {describe(err)}") from None
-        for path, (_, rows, reason) in zip(batch, results, strict=True):
-            yield path, rows, reason
+        for part, (_, rows, reason) in zip(batch, results, strict=True):
+            yield part, rows, reason
 
 
 def _cluster_threads(client):
@@ -211,14 +244,16 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
     """Stream every song of ``paths`` to ``out``, leaving out the track ids in ``excluded``;
     returns a summary dict. See module docstring.
 
+    A big aggregate or summary file is read, written and journalled in parts (songfiles.FilePart),
+    named FILE[START:STOP] in the journal and in ``summary["failed"]``.
     Inside ``interrupts.stop_on_interrupt()``, a Ctrl-C raises KeyboardInterrupt at the next
-    file, leaving OUT.partial as --resume needs it.
+    file or part, leaving OUT.partial as --resume needs it.
     """
     files = find_song_files(paths)
     header = list(features.columns(segments)) + list(labels.LABEL_COLUMNS)
     summary = {"files": len(files), "rows": 0, "failed": [], "excluded": 0}
     started = time.perf_counter()
-    # (path, rows) read but not yet labelled and written: as many rows as the label source
+    # (part, rows) read but not yet labelled and written: as many rows as the label source
     # likes to be asked at once (one file's for local sources, which keeps every row read).
     pending, pending_rows = [], 0
     start_engine = dask_engine(workers, scheduler) if engine == "dask" else local_engine(workers)
@@ -226,21 +261,27 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
         Path(out).parent.mkdir(parents=True, exist_ok=True)
         writer = writers.PartialParquet if output_format == "parquet" else writers.PartialCsv
         output = writer(out, header, resume)
-        todo = [path for path in files if path not in output.done]
-        summary["resumed"] = len(files) - len(todo)
-        bar = tqdm(total=len(files), initial=summary["resumed"], unit="file", file=sys.stderr,
-                   disable=None if progress else True, dynamic_ncols=True)
+        # A whole file in the journal is done, though this run would read it in parts.
+        todo = [part for part in file_parts(files)
+                if str(part) not in output.done and part.path not in output.done]
+        summary["resumed"] = len(files) - len({part.path for part in todo})
+        in_parts = any(part.songs is not None for part in todo)
+        bar = tqdm(total=len(files), initial=len(files) - sum(part.share for part in todo),
+                   unit="file", file=sys.stderr, disable=None if progress else True,
+                   dynamic_ncols=True, bar_format=SHARES_OF_FILES if in_parts else None)
+        failed_files = set()
         try:
-            for path, rows, reason in read_files(todo, segments, label_source.song_arrays):
+            for part, rows, reason in read_files(todo, segments, label_source.song_arrays):
                 interrupts.check()
-                bar.update()
+                bar.update(part.share)
                 if reason is not None:
-                    summary["failed"].append((path, reason))
-                    bar.write(f"skipped {path}: {reason}", file=sys.stderr)
+                    summary["failed"].append((str(part), reason))
+                    failed_files.add(part.path)
+                    bar.write(f"skipped {part}: {reason}", file=sys.stderr)
                     continue
                 kept = [row for row in rows if row["track_id"] not in excluded]
                 summary["excluded"] += len(rows) - len(kept)
-                pending.append((path, kept))
+                pending.append((str(part), kept))
                 pending_rows += len(kept)
                 if pending_rows >= label_source.batch_size:
                     summary["rows"] += _label_and_write(pending, label_source, output)
@@ -254,13 +295,17 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
             bar.close()
     output.commit()
     summary["seconds"] = time.perf_counter() - started
+    summary["failed_files"] = len(failed_files)
     return summary
 
 
 def _label_and_write(pending, label_source, output):
     rows = [row for _, file_rows in pending for row in file_rows]
-    for start in range(0, len(rows), label_source.batch_size):
-        chunk = rows[start:start + label_source.batch_size]
+    # A local source (batch size 1) is asked every row at once: a call per song would cost more
+    # than its look-up, on the 10,000 rows of a summary file's part.
+    size = label_source.batch_size if label_source.batch_size > 1 else max(len(rows), 1)
+    for start in range(0, len(rows), size):
+        chunk = rows[start:start + size]
         for row, label in zip(chunk, label_source.label(chunk), strict=True):
             row.update(label)
     if pending:
@@ -339,12 +384,15 @@ def main(argv=None):
         else:
             print("\ninterrupted before any row was written", file=sys.stderr)
         return 130
-    read = summary["files"] - len(summary["failed"])
-    rate = (summary["files"] - summary["resumed"]) / max(summary["seconds"], 1e-9)
+    read = summary["files"] - summary["failed_files"]
+    seconds = max(summary["seconds"], 1e-9)
+    # A summary file is one file of a million songs: its speed is in rows.
+    rate = (f"{summary['rows'] / seconds:.0f} rows/s" if summary["rows"] > summary["files"]
+            else f"{(summary['files'] - summary['resumed']) / seconds:.0f} files/s")
     print(f"read {read} of {summary['files']} files"
           + (f" ({summary['resumed']} done before --resume)" if summary["resumed"] else "")
           + f", wrote {summary['rows']} rows to {args.out} in {summary['seconds']:.1f} s "
-          f"({rate:.0f} files/s)"
+          f"({rate})"
           + (f"; left out {summary['excluded']} mismatched tracks (--mismatches)"
              if args.mismatches else ""))
     if label_summary:
@@ -353,7 +401,7 @@ def main(argv=None):
     writers.failures_path(args.out).unlink(missing_ok=True)
     if summary["failed"]:
         failures = writers.write_failures(args.out, summary["failed"])
-        print(f"{len(summary['failed'])} files failed; listed in {failures}", file=sys.stderr)
+        print(f"{summary['failed_files']} files failed; listed in {failures}", file=sys.stderr)
         if args.strict:
             return 1
     return 0

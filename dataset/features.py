@@ -45,6 +45,7 @@ DIMENSIONS = 12  # timbre dimensions and pitch classes alike
 PAIRS = tuple((i, j) for i in range(DIMENSIONS) for j in range(i + 1, DIMENSIONS))
 LAG = 8  # segments between the timbres compared by timbre_lag_deltas
 BLOCKS = 8  # parts of the song compared by timbre_block_contrast
+SONG_TABLE_BLOCK = 10_000  # song-table rows read at once (a summary file's: 55 MB)
 
 
 def _per_dimension(*stems):
@@ -194,43 +195,62 @@ def song_features(h5, songidx=0, segments=True):
     """
     # This song's row and the next one, whose idx_ fields end this song's slice of each array.
     tables = _song_tables(h5, songidx, songidx + 2)
-    return _features(h5, tables, 0, segments)
+    if not len(tables["metadata"]):
+        raise hdf5_getters.SongFileError(
+            f"song index {songidx} out of range (file has {hdf5_getters.get_num_songs(h5)})")
+    return next(_block_features(h5, tables, 1, segments))
 
 
-def file_features(h5, segments=True):
-    """Features of every song of an open file, reading each song table once: aggregate and
-    summary files hold thousands of songs, and a read per song would dominate."""
-    tables = _song_tables(h5, 0, None)
-    for row in range(len(tables["metadata"])):
-        yield _features(h5, tables, row, segments)
+def file_features(h5, segments=True, start=0, stop=None):
+    """Features of songs ``start`` to ``stop`` - 1 (to the last when None) of an open file.
+
+    Aggregate and summary files hold up to a million songs: the song tables are read
+    SONG_TABLE_BLOCK rows at a time (a million rows of the metadata table alone are 5 GB), and
+    each column of a block is converted at once (a conversion per field would dominate).
+    """
+    songs = hdf5_getters.get_num_songs(h5)
+    stop = songs if stop is None else min(stop, songs)
+    for first in range(start, stop, SONG_TABLE_BLOCK):
+        last = min(first + SONG_TABLE_BLOCK, stop)
+        # One row more: its idx_ fields end the block's last song's slice of each array.
+        tables = _song_tables(h5, first, last + 1)
+        yield from _block_features(h5, tables, last - first, segments)
 
 
 _GROUPS = ("metadata", "analysis", "musicbrainz")
+# The song table each identity and song-level column is read from, in columns() order.
+_GROUP_OF = {**dict.fromkeys(TEXT_IDENTITY_COLUMNS, "metadata"), "track_id": "analysis",
+             "year": "musicbrainz", **_SONG_LEVEL_GROUP}
 
 
 def _song_tables(h5, start, stop):
     tables = {group: hdf5_getters.read_rows(hdf5_getters.open_dataset(h5, f"{group}/songs"),
                                             start, stop) for group in _GROUPS}
-    if stop is not None and not len(tables["metadata"]):
+    rows = {group: len(table) for group, table in tables.items()}
+    if len(set(rows.values())) > 1:
         raise hdf5_getters.SongFileError(
-            f"song index {start} out of range (file has {hdf5_getters.get_num_songs(h5)})")
+            f"song tables of different lengths from song {start}: "
+            + ", ".join(f"/{group}/songs {count}" for group, count in rows.items()))
     return tables
 
 
-def _features(h5, tables, row, segments):
-    records = {group: tables[group][row] for group in _GROUPS}
+def _block_features(h5, tables, count, segments):
+    """The features of the first ``count`` songs of ``tables``, one dict per song."""
+    values = {name: _column(tables[group][name][:count], name in IDENTITY_COLUMNS)
+              for name, group in _GROUP_OF.items()}
+    for row, song in enumerate(zip(*values.values())):
+        features = dict(zip(values, song))
+        if segments:
+            features.update(segment_features(h5, tables, row, features["duration"]))
+        yield features
 
-    def field(group, name):
-        return hdf5_getters.decode(records[group][name].item())
 
-    features = {name: field("analysis" if name == "track_id" else "metadata", name) or None
-                for name in TEXT_IDENTITY_COLUMNS}
-    features["year"] = field("musicbrainz", "year") or None
-    for name in SONG_LEVEL_COLUMNS:
-        features[name] = field(_SONG_LEVEL_GROUP[name], name)
-    if segments:
-        features.update(segment_features(h5, tables, row, features["duration"]))
-    return features
+def _column(values, identity):
+    """A song-table column as Python values; an identity column's empty text and year 0 are
+    unknown (None)."""
+    values = (hdf5_getters.decode_column(values) if values.dtype.kind == "S"
+              else values.tolist())
+    return [value or None for value in values] if identity else values
 
 
 def segment_features(h5, tables, row, duration):

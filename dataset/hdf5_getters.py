@@ -109,22 +109,41 @@ def decode(value):
     return value
 
 
+def decode_column(values):
+    """A column of fixed-length byte strings as a list of str, each as ``decode`` gives it."""
+    if len(values) > 1:
+        # numpy finds where each value ends by looking through its whole width (1,024 bytes for
+        # a title); one pass over the column's bytes finds the longest, and the rest is cut off.
+        values = values.astype(f"S{_longest(values)}")
+    return [value.decode("utf-8", errors="replace") for value in values.tolist()]
+
+
+def _longest(values):
+    """The length of the longest of the fixed-length byte strings ``values`` (at least 1)."""
+    used = np.flatnonzero(np.bitwise_or.reduce(values[:, None].view(np.uint8), axis=0))
+    return int(used[-1]) + 1 if len(used) else 1
+
+
 def read_rows(dataset, start=0, stop=None):
     """``dataset[start:stop]`` along the first axis of a low-level h5py dataset.
 
     Read in the file's own data type: HDF5 then needs no conversion, where h5py's slicing sets
     one up for every dataset it opens, which costs more than the read itself on small song files.
     """
+    file_type = dataset.get_type()
+    return _read_slice(dataset, start, stop, _numpy_dtype(file_type), file_type)
+
+
+def _read_slice(dataset, start, stop, dtype, memory_type):
     shape = dataset.shape
     stop = shape[0] if stop is None else min(stop, shape[0])
     start = min(start, stop)
-    file_type = dataset.get_type()
     count = (stop - start,) + shape[1:]
-    values = np.empty(count, dtype=_numpy_dtype(file_type))
+    values = np.empty(count, dtype=dtype)
     if count[0]:
         file_space = dataset.get_space()
         file_space.select_hyperslab((start,) + (0,) * (len(shape) - 1), count)
-        dataset.read(h5py.h5s.create_simple(count), file_space, values, mtype=file_type)
+        dataset.read(h5py.h5s.create_simple(count), file_space, values, mtype=memory_type)
     return values
 
 
@@ -139,27 +158,27 @@ def _numpy_dtype(file_type):
     return _dtype_of_encoded_type(file_type.encode())
 
 
-def read_column(dataset, field):
-    """Column ``field`` of a low-level compound dataset (a song table) as a numpy array: HDF5
-    converts that member only, not the whole rows."""
+def read_column(dataset, field, start=0, stop=None):
+    """Rows ``start`` to ``stop`` - 1 (all by default) of column ``field`` of a low-level
+    compound dataset (a song table) as a numpy array: HDF5 converts that member only, not the
+    whole rows."""
     file_type = dataset.get_type()
     names = [file_type.get_member_name(i) for i in range(file_type.get_nmembers())]
     if field.encode() not in names:
         raise SongFileError(f"song table has no field {field!r}")
     member_type = file_type.get_member_type(names.index(field.encode()))
     dtype = np.dtype([(field, _numpy_dtype(member_type))])
-    values = np.empty(dataset.shape, dtype=dtype)
-    if dataset.shape[0]:
-        dataset.read(h5py.h5s.ALL, h5py.h5s.ALL, values, mtype=h5py.h5t.py_create(dtype))
-    return values[field]
+    return _read_slice(dataset, start, stop, dtype, h5py.h5t.py_create(dtype))[field]
 
 
-def song_array_parts(h5, names):
-    """{name: every song's part of array ``name``, in song order, as a list (strings decoded)}
-    for each of ``names``; every song's part is empty when the file has no such array (a summary
-    file). One read per song, so an aggregate file's whole array is never held; a single-track
-    file's part is the whole array, read without its song table."""
+def song_array_parts(h5, names, start=0, stop=None):
+    """{name: the part of array ``name`` of each song ``start`` to ``stop`` - 1 (every song by
+    default), in song order, as a list (strings decoded)} for each of ``names``; every song's
+    part is empty when the file has no such array (a summary file). One read per song, so an
+    aggregate file's whole array is never held; a single-track file's part is the whole array,
+    read without its song table."""
     songs = get_num_songs(h5)
+    stop = songs if stop is None else min(stop, songs)
     starts_of = {}  # idx_ column -> where each song's part starts (shared by array families)
     parts = {}
     for name in names:
@@ -167,17 +186,19 @@ def song_array_parts(h5, names):
         try:
             dataset = h5py.h5d.open(h5.id, f"{group}/{name}".encode())
         except KeyError:
-            parts[name] = [[] for _ in range(songs)]
+            parts[name] = [[] for _ in range(start, stop)]
             continue
         if songs == 1:
             bounds = [(0, None)]
         else:
             column = idx_column(name)
             if column not in starts_of:
-                starts_of[column] = read_column(open_dataset(h5, f"{group}/songs"),
-                                                column).tolist()
-            bounds = zip(starts_of[column], starts_of[column][1:] + [None])
-        parts[name] = [read_rows(dataset, start, stop).tolist() for start, stop in bounds]
+                # One row more: its idx_ field ends the last song's part.
+                starts_of[column] = read_column(open_dataset(h5, f"{group}/songs"), column,
+                                                start, stop + 1).tolist()
+            starts = starts_of[column]
+            bounds = zip(starts[:stop - start], starts[1:] + [None])
+        parts[name] = [read_rows(dataset, first, last).tolist() for first, last in bounds]
         if dataset.get_type().get_class() == h5py.h5t.STRING:
             parts[name] = [[decode(value) for value in part] for part in parts[name]]
     return parts

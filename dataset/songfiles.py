@@ -5,10 +5,13 @@ Usage:
     from dataset import songfiles
     for path in songfiles.find_song_files(["MillionSongSubset"]):
         rows = songfiles.read_song_file(path)           # one features.columns() dict per song
+    for part in songfiles.file_parts(paths):            # a big summary file in 10,000-song parts
+        rows = songfiles.read_song_file(part.path, start=part.start, stop=part.stop)
     excluded = songfiles.read_mismatches("sid_mismatches.txt")   # track ids
 """
 import re
 import sys
+import typing
 from pathlib import Path
 
 from dataset import features, hdf5_getters, interrupts
@@ -18,6 +21,9 @@ from dataset.errors import describe
 TRACK_FILE_NAME = re.compile(r"TR[A-Z0-9]{16}\.h5", re.IGNORECASE)
 # A line of sid_mismatches.txt: ERROR: <SONG_ID TRACK_ID> artist  -  title  !=  artist  -  title
 MISMATCH_LINE = re.compile(r"ERROR: <SO[0-9A-Z]+ (TR[0-9A-Z]+)> .* != .*")
+
+
+SONGS_PER_PART = features.SONG_TABLE_BLOCK  # a big file's songs read and written together
 
 
 class InputError(Exception):
@@ -59,17 +65,57 @@ def find_song_files(paths):
     return found
 
 
-def read_song_file(path, segments=True, song_arrays=()):
-    """One feature dict per song in the file at ``path``; raises SongFileError for a bad file.
+class FilePart(typing.NamedTuple):
+    """Songs ``start`` to ``stop`` - 1 of the file at ``path``, which holds ``songs`` songs; the
+    whole file when ``songs`` is None. A big aggregate or summary file is read in parts, each
+    written (and journalled for --resume) as it comes, so that memory does not grow with it."""
+    path: str
+    start: int = 0
+    stop: int | None = None
+    songs: int | None = None
+
+    def __str__(self):  # its name in the --resume journal, the failures list and messages
+        return self.path if self.songs is None else f"{self.path}[{self.start}:{self.stop}]"
+
+    @property
+    def share(self):
+        """The part's share of its file's songs."""
+        return 1 if self.songs is None else (self.stop - self.start) / self.songs
+
+
+def file_parts(paths, songs_per_part=SONGS_PER_PART):
+    """Each of ``paths`` as one FilePart, or as parts of ``songs_per_part`` songs when it holds
+    more. Only files not named like a single-track file are opened to count their songs."""
+    for path in paths:
+        songs = 1 if TRACK_FILE_NAME.fullmatch(Path(path).name) else _count_songs(path)
+        if songs <= songs_per_part:
+            yield FilePart(path)
+            continue
+        for start in range(0, songs, songs_per_part):
+            yield FilePart(path, start, min(start + songs_per_part, songs), songs)
+
+
+def _count_songs(path):
+    try:
+        with hdf5_getters.open_h5_file_read(path) as h5:
+            return hdf5_getters.get_num_songs(h5)
+    except Exception:  # noqa: BLE001 - read whole, reading it says what is wrong with it
+        return 1
+
+
+def read_song_file(path, segments=True, song_arrays=(), start=0, stop=None):
+    """One feature dict per song ``start`` to ``stop`` - 1 (every song by default) of the file at
+    ``path``; raises SongFileError for a bad file.
 
     Each dict also holds the song's part of each array named in ``song_arrays`` (as a list, empty
     when the file has no such array, as a summary file), for label sources that need them.
     """
     try:
         with hdf5_getters.open_h5_file_read(path) as h5:
-            rows = list(features.file_features(h5, segments))
+            rows = list(features.file_features(h5, segments, start, stop))
             if song_arrays:
-                for name, parts in hdf5_getters.song_array_parts(h5, song_arrays).items():
+                for name, parts in hdf5_getters.song_array_parts(h5, song_arrays, start,
+                                                                 stop).items():
                     for row, part in zip(rows, parts, strict=True):
                         row[name] = part
             return rows
