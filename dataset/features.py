@@ -61,13 +61,13 @@ def _per_pair(stem):
 def _timbre_stats(song):
     if not song.segments:
         return _nan(2 * DIMENSIONS)
-    return np.concatenate([song.timbre_mean, song.timbre.std(axis=0)])
+    return np.concatenate([song.timbre_mean, _std(song.timbre_centred, song.segments)])
 
 
 def _pitch_stats(song):
     if not song.segments:
         return _nan(2 * DIMENSIONS)
-    return np.concatenate([song.pitch_mean, song.pitches.std(axis=0)])
+    return np.concatenate([song.pitch_mean, _std(song.pitches - song.pitch_mean, song.segments)])
 
 
 def _segment_loudness(song):
@@ -88,15 +88,21 @@ def _timbre_covariance(song):
     """How the timbre dimensions move together (the diagonal is timbre_std squared)."""
     if not song.segments:
         return _nan(len(PAIRS))
-    centred = song.timbre - song.timbre_mean
-    return (centred.T @ centred)[_UPPER_ROWS, _UPPER_COLUMNS] / song.segments
+    centred = song.timbre_centred
+    return (centred.T @ centred).ravel().take(_UPPER_FLAT) / song.segments
 
 
 def _timbre_deltas(song):
     if song.segments < 2:
         return _nan(2 * DIMENSIONS)
-    steps = np.diff(song.timbre, axis=0)
-    return np.concatenate([np.abs(steps).mean(axis=0), steps.std(axis=0)])
+    timbre = song.timbre
+    steps = timbre[1:] - timbre[:-1]
+    count = len(steps)
+    # The steps' mean is (last - first) / count: their spread needs no second pass.
+    mean = (timbre[-1] - timbre[0]) / count
+    spread = np.einsum("ij,ij->j", steps, steps) / count - mean * mean
+    return np.concatenate([np.add.reduce(np.abs(steps), axis=0) / count,
+                           np.sqrt(np.maximum(spread, 0.0))])
 
 
 def _timbre_lag_deltas(song):
@@ -104,7 +110,7 @@ def _timbre_lag_deltas(song):
     if song.segments <= LAG:
         return _nan(DIMENSIONS)
     timbre = song.timbre
-    return np.abs(timbre[LAG:] - timbre[:-LAG]).mean(axis=0)
+    return np.add.reduce(np.abs(timbre[LAG:] - timbre[:-LAG]), axis=0) / (len(timbre) - LAG)
 
 
 def _timbre_block_contrast(song):
@@ -147,8 +153,13 @@ _FAMILY_DEFINITIONS = {
     "timbre_block_contrast": (_per_dimension("timbre_block_std"), _timbre_block_contrast),
     "chroma_key_invariant": (_per_dimension("pitch_rotated_mean"), _chroma_key_invariant),
 }
-_UPPER_ROWS = [i for i, _ in PAIRS]
-_UPPER_COLUMNS = [j for _, j in PAIRS]
+_UPPER_FLAT = np.array([i * DIMENSIONS + j for i, j in PAIRS])  # the pairs in a flat matrix
+
+
+def _std(centred, count):
+    """numpy's std over axis 0, given the centred values: the same operations, so the same
+    bits as timbre_std_* and pitch_std_* always were, without computing the mean again."""
+    return np.sqrt(np.add.reduce(centred * centred, axis=0) / count)
 
 
 def _nan(count):
@@ -208,13 +219,18 @@ def file_features(h5, segments=True, start=0, stop=None):
     SONG_TABLE_BLOCK rows at a time (a million rows of the metadata table alone are 5 GB), and
     each column of a block is converted at once (a conversion per field would dominate).
     """
-    songs = hdf5_getters.get_num_songs(h5)
-    stop = songs if stop is None else min(stop, songs)
-    for first in range(start, stop, SONG_TABLE_BLOCK):
-        last = min(first + SONG_TABLE_BLOCK, stop)
-        # One row more: its idx_ fields end the block's last song's slice of each array.
+    first = start
+    while stop is None or first < stop:
+        last = first + SONG_TABLE_BLOCK if stop is None else min(first + SONG_TABLE_BLOCK, stop)
+        # One row more: its idx_ fields end the block's last song's slice of each array. The
+        # rows read say where the file ends (counting its songs first would cost a single-track
+        # file one more dataset to open).
         tables = _song_tables(h5, first, last + 1)
-        yield from _block_features(h5, tables, last - first, segments)
+        yield from _block_features(h5, tables, min(len(tables["metadata"]), last - first),
+                                   segments)
+        if len(tables["metadata"]) <= last - first:
+            return
+        first = last
 
 
 _GROUPS = ("metadata", "analysis", "musicbrainz")
@@ -289,6 +305,8 @@ class _Song:
         """The length of this song's part of array ``name``, without reading it."""
         if name in self._arrays:
             return len(self._arrays[name])
+        if name.startswith("segments_") and "segments_timbre" in self._arrays:
+            return self.segments  # every segments_* array has a row per segment
         dataset, start, stop = self._open(name)
         return (dataset.shape[0] if stop is None else stop) - start
 
@@ -308,6 +326,10 @@ class _Song:
     @functools.cached_property
     def timbre_mean(self):
         return self.timbre.mean(axis=0)
+
+    @functools.cached_property
+    def timbre_centred(self):
+        return self.timbre - self.timbre_mean
 
     @functools.cached_property
     def pitch_mean(self):
