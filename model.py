@@ -23,7 +23,9 @@ flag input), ``quantiles`` (each feature's training quantiles, or None), ``mean`
 at prediction, chosen by fit when the parameter is auto), ``config`` (``get_params()``) and
 ``metrics``. Whoever loads it rebuilds the networks from ``model_args``.
 """
+import inspect
 import itertools
+import json
 import math
 import time
 import warnings
@@ -490,6 +492,49 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError("genres the model was not trained on: "
                              + songtable.summarise(unknown))
         return np.array([index[genre] for genre in genres], dtype=np.int64)
+
+
+def parameter_defaults():
+    """{parameter: default} of GenreClassifier's constructor, in its order: the one declaration
+    of the training configuration that train.py's options and JSON configs follow."""
+    return {name: parameter.default
+            for name, parameter in inspect.signature(GenreClassifier).parameters.items()}
+
+
+def read_parameters(path):
+    """The GenreClassifier parameters in the JSON object at ``path`` (train.py's --config, tune.py's
+    best.json), each as the type of its default; ValueError naming what is wrong."""
+    try:
+        settings = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a readable JSON file ({err})") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path}: not a JSON object of train.py options")
+    defaults = parameter_defaults()
+    parameters = {}
+    for key, value in settings.items():
+        name = key.replace("-", "_")
+        if name not in defaults:
+            raise ValueError(f"{path}: {key!r} is not a train.py option")
+        try:
+            parameters[name] = _like(defaults[name], value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: {key!r} should be like {defaults[name]!r}, "
+                             f"not {value!r}") from None
+    return parameters
+
+
+def _like(default, value):
+    """``value`` as the type of ``default``; TypeError or ValueError when it cannot be."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise TypeError(value)
+        return value
+    if isinstance(default, tuple):
+        return tuple(int(width) for width in value)
+    if isinstance(default, str) and isinstance(value, (str, int, float)):
+        return value  # a word or, for prior_correction, a number
+    return type(default)(value)
 
 
 def read_checkpoint(path):

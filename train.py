@@ -14,8 +14,6 @@ nothing (exit 130).
 """
 import argparse
 import csv
-import inspect
-import json
 import sys
 from pathlib import Path
 
@@ -25,7 +23,8 @@ import plots
 import songtable
 from dataset import interrupts
 from dataset.outputs import OutputError, atomic_output
-from model import HISTORY_COLUMNS, PARAMETER_HELP, GenreClassifier, SettingError, TrainingError
+from model import (HISTORY_COLUMNS, PARAMETER_HELP, GenreClassifier, SettingError, TrainingError,
+                   parameter_defaults, read_parameters)
 
 HIDDEN_PARAMETERS = ("verbose",)  # train.py always prints its epochs
 
@@ -33,8 +32,7 @@ HIDDEN_PARAMETERS = ("verbose",)  # train.py always prints its epochs
 def option_parameters():
     """{parameter: default} of the GenreClassifier parameters that are train.py options, in the
     constructor's order."""
-    return {name: parameter.default
-            for name, parameter in inspect.signature(GenreClassifier).parameters.items()
+    return {name: default for name, default in parameter_defaults().items()
             if name not in HIDDEN_PARAMETERS}
 
 
@@ -56,47 +54,12 @@ def add_parameter_options(parser):
             parser.add_argument(option, type=type(default), **settings)
 
 
-def read_config(path):
-    """The parameters in the JSON object at ``path``; ValueError naming what is wrong."""
-    try:
-        settings = json.loads(Path(path).read_text())
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise ValueError(f"{path}: not a readable JSON file ({err})") from None
-    if not isinstance(settings, dict):
-        raise ValueError(f"{path}: not a JSON object of train.py options")
-    defaults = option_parameters()
-    parameters = {}
-    for key, value in settings.items():
-        name = key.replace("-", "_")
-        if name not in defaults:
-            raise ValueError(f"{path}: {key!r} is not a train.py option")
-        try:
-            parameters[name] = _like(defaults[name], value)
-        except (TypeError, ValueError):
-            raise ValueError(f"{path}: {key!r} should be like {defaults[name]!r}, "
-                             f"not {value!r}") from None
-    return parameters
-
-
 def _number_or_text(text):
     """A number where one is given (--prior-correction 0.3), else the word (auto, sgd, cpu)."""
     try:
         return float(text)
     except ValueError:
         return text
-
-
-def _like(default, value):
-    """``value`` as the type of ``default``; TypeError or ValueError when it cannot be."""
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise TypeError(value)
-        return value
-    if isinstance(default, tuple):
-        return tuple(int(width) for width in value)
-    if isinstance(default, str) and isinstance(value, (str, int, float)):
-        return value  # a word or, for prior_correction, a number
-    return type(default)(value)
 
 
 def parse_args(argv):
@@ -116,7 +79,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     given = {name: value for name, value in vars(args).items() if name in option_parameters()}
     try:
-        config = read_config(args.config) if args.config else {}
+        config = read_parameters(args.config) if args.config else {}
     except ValueError as err:
         parser.error(str(err))
     parameters = {**config, **given}

@@ -32,9 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import scoring  # noqa: E402
 import songtable  # noqa: E402
-import train  # noqa: E402
 from dataset import extract  # noqa: E402
-from model import GenreClassifier  # noqa: E402
+from model import GenreClassifier, read_parameters  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 # tagtraum CD1; the Last.fm tags, with the Echo Nest terms of the songs they do not label as
@@ -142,7 +141,7 @@ def parse_args(argv):
         parser.error(f"--songs {args.songs}: no such folder (the real files are in "
                      "../shared/data; pass your own MSD folder)")
     try:
-        args.mlp = train.read_config(args.config) if args.config else {}
+        args.mlp = read_parameters(args.config) if args.config else {}
         GenreClassifier(**args.mlp).check_params()
     except ValueError as err:
         parser.error(str(err))
