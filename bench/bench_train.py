@@ -10,7 +10,7 @@ Usage:
 2. A whole default train.py run (to early stopping) against the seed's configuration (Adam,
    lr 0.01, batch 32, widths 128-64-32, --seed-epochs epochs, unweighted loss, last epoch
    kept): wall time and test-split accuracy and macro-F1 of each.
-3. With --songs N, a whole default run on N synthetic songs with as many features.
+3. With --songs N, 1. and a whole default run on N synthetic songs with as many features.
 
 Without --data it uses the real-pipeline benchmark's tagtraum CD1 table (bench/real_benchmark.py:
 the real song files in ../shared/data, extracted and cleaned), with its seed-0 split.
@@ -96,13 +96,21 @@ def epoch_speed(splits, n_classes, epochs):
             statistics.median(row["seconds"] for row in classifier.history_))
 
 
+def print_epoch_speed(splits, n_classes, epochs):
+    seed_s, seed_fused_s, ours_s = epoch_speed(splits, n_classes, epochs)
+    print(f"per epoch, batch 32, Adam lr 0.01: seed DataLoader loop {seed_s * 1000:.1f} ms "
+          f"({seed_fused_s * 1000:.1f} ms with fused Adam), GenreClassifier.fit "
+          f"{ours_s * 1000:.1f} ms incl. its validation pass: {seed_s / ours_s:.2f}x faster "
+          f"({seed_fused_s / ours_s:.2f}x from the loop alone)", flush=True)
+
+
 def whole_runs(splits, classes, seed_epochs):
     """Wall seconds and test scores: the default train.py run against the seed's configuration."""
     started = time.perf_counter()
     classifier = GenreClassifier().fit(*splits["train"][:2], eval_set=splits["val"][:2])
     test_x, test_y = splits["test"][:2]
     ours = scoring.scores(test_y, classifier.predict(test_x))
-    ours.update(seconds=time.perf_counter() - started, epochs=len(classifier.history_))
+    ours.update(seconds=time.perf_counter() - started, epochs=classifier.metrics_["epochs_run"])
 
     started = time.perf_counter()
     _, model = time_seed_epochs(*splits["train"][2:], len(classes), seed_epochs)
@@ -160,11 +168,7 @@ def main(argv=None):
     print(f"data: {args.data or 'real benchmark (tagtraum CD1)'}: {len(splits['train'][1])} "
           f"train songs, {n_features} features, {len(classes)} genres; "
           f"torch {torch.__version__}, {args.threads} CPU thread(s)")
-    seed_s, seed_fused_s, ours_s = epoch_speed(splits, len(classes), args.timed_epochs)
-    print(f"per epoch, batch 32, Adam lr 0.01: seed DataLoader loop {seed_s * 1000:.1f} ms "
-          f"({seed_fused_s * 1000:.1f} ms with fused Adam), GenreClassifier.fit "
-          f"{ours_s * 1000:.1f} ms incl. its validation pass: {seed_s / ours_s:.2f}x faster "
-          f"({seed_fused_s / ours_s:.2f}x from the loop alone)")
+    print_epoch_speed(splits, len(classes), args.timed_epochs)
     ours, seed = whole_runs(splits, classes, args.seed_epochs)
     for title, run in (("train.py defaults", ours), ("seed configuration", seed)):
         print(f"{title:<20} {run['epochs']:5d} epochs {run['seconds']:8.1f} s   test accuracy "
@@ -173,12 +177,16 @@ def main(argv=None):
           f"{ours['macro_f1'] - seed['macro_f1']:+.3f}")
     if args.songs:
         synthetic = synthetic_table(args.songs, n_features)
+        synthetic_splits, synthetic_classes = prepared_splits(synthetic)
+        print(f"{args.songs} synthetic songs ({len(synthetic_splits['train'][1])} train), "
+              f"{n_features} features:", end=" ")
+        print_epoch_speed(synthetic_splits, len(synthetic_classes), args.timed_epochs)
         started = time.perf_counter()
         classifier = GenreClassifier().fit(*songtable.split_rows(synthetic, "train")[:2],
                                            eval_set=songtable.split_rows(synthetic, "val")[:2])
         per_epoch = statistics.median(row["seconds"] for row in classifier.history_)
         print(f"{args.songs} synthetic songs: whole default run "
-              f"{time.perf_counter() - started:.1f} s ({len(classifier.history_)} epochs, "
+              f"{time.perf_counter() - started:.1f} s ({classifier.metrics_['epochs_run']} epochs, "
               f"{per_epoch * 1000:.0f} ms per epoch)")
     return 0
 

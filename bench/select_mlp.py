@@ -3,6 +3,7 @@ inside the training rows of the real benchmark's folds, never on their test rows
 
 Usage:
     python bench/select_mlp.py [--trials 30] [--workdir data/select_mlp] [--labels SOURCE ...]
+    python bench/select_mlp.py --sweep [CONFIG.json]    # the defaults at each prior correction
 
 For each label source (as bench/real_benchmark.py: real song files -> extract -> clean), each of
 the --folds outer folds (fold seed 0, the first of the benchmark's repeats) keeps its test rows
@@ -32,7 +33,7 @@ import scoring  # noqa: E402
 import songtable  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 
-from model import GenreClassifier  # noqa: E402
+from model import AUTO_CORRECTIONS, GenreClassifier, read_parameters  # noqa: E402
 
 FIXED = {"input_transform": "quantile", "optimizer": "adamw", "stop_on": "score", "ensemble": 5,
          "prior_correction": "auto"}
@@ -90,6 +91,39 @@ def baseline_scores(datasets, args):
     return found
 
 
+def share_sweep(classifier, data, outer, inner):
+    """{share: mean scores over the inner folds} of ``classifier`` fitted once per fold and
+    predicting with each fixed prior-correction share of AUTO_CORRECTIONS, and with the share
+    each fit chose ("auto")."""
+    features, genres, artists, train_only = data
+    found = {share: [] for share in (*AUTO_CORRECTIONS, "auto")}
+    for train, test in inner_folds(genres, artists, train_only, outer, inner):
+        fitted = clone(classifier).fit(features.iloc[train], genres[train],
+                                       groups=artists[train], train_only=train_only[train])
+        found["auto"].append(scoring.scores(genres[test], fitted.predict(features.iloc[test])))
+        for share in AUTO_CORRECTIONS:
+            fitted.prior_correction_ = share  # the fitted networks, another correction
+            found[share].append(scoring.scores(genres[test], fitted.predict(features.iloc[test])))
+    return {share: {metric: float(np.mean([row[metric] for row in rows]))
+                    for metric in scoring.METRICS} for share, rows in found.items()}
+
+
+def print_sweep(classifier, datasets, baselines, args):
+    """Inner-CV accuracy and macro-F1 at each prior-correction share, beside the best
+    baseline's: where the MLP's trade-off between the two passes the baselines."""
+    print(f"prior-correction sweep (inner CV) of {classifier.get_params()}")
+    for source, data in datasets.items():
+        best = {metric: max(scores[metric] for scores in baselines[source].values())
+                for metric in ("accuracy", "macro_f1")}
+        print(f"{source}: best baseline accuracy {best['accuracy']:.3f}, macro-F1 "
+              f"{best['macro_f1']:.3f}")
+        for share, found in share_sweep(classifier, data, args.folds, args.inner).items():
+            print(f"  share {share!s:>4}: accuracy {found['accuracy']:.3f} "
+                  f"({found['accuracy'] - best['accuracy']:+.3f})  macro-F1 "
+                  f"{found['macro_f1']:.3f} ({found['macro_f1'] - best['macro_f1']:+.3f})",
+                  flush=True)
+
+
 def margin(mlp, baselines):
     """The smaller of the MLP's accuracy and macro-F1 margins over the best baseline's."""
     return min(mlp[metric] - max(scores[metric] for scores in baselines.values())
@@ -105,6 +139,9 @@ def parse_args(argv):
                         help="label sources (extract --labels values)")
     parser.add_argument("--folds", type=int, default=5, help="outer folds (fold seed 0)")
     parser.add_argument("--inner", type=int, default=3, help="inner folds per outer fold")
+    parser.add_argument("--sweep", metavar="CONFIG", nargs="?", const="",
+                        help="instead of searching: the inner-CV scores of train.py's defaults "
+                             "(or a JSON CONFIG of parameters) at each prior-correction share")
     parser.add_argument("--workdir", type=Path, default=Path("data/select_mlp"),
                         help="extracted tables, baselines.json, select.db, best.json")
     return parser.parse_args(argv)
@@ -125,6 +162,10 @@ def main(argv=None):
         datasets[name] = (*songtable.split_rows(table), songtable.train_only_mask(table))
     with threadpool_limits(limits=1):
         baselines = baseline_scores(datasets, args)
+    if args.sweep is not None:
+        print_sweep(GenreClassifier(**(read_parameters(args.sweep) if args.sweep else {})),
+                    datasets, baselines, args)
+        return 0
     study = optuna.create_study(study_name="select", storage=f"sqlite:///{args.workdir}/select.db",
                                 sampler=optuna.samplers.TPESampler(seed=0), direction="maximize",
                                 load_if_exists=True)
