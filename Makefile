@@ -5,9 +5,9 @@
 #   make test     the test suite;  make bench  the benchmarks;  make lint  syntax/style check
 # Variables: DATA (data folder), SONGS (song files), LABELS (lastfm, a .cls file, a Last.fm
 # dataset folder/zip/db, echonest-terms, musicbrainz-tags, none, or several joined by commas: the
-# first that labels a song), TRAIN_ONLY (label sources whose songs only train), MISMATCHES (the dataset's list of song-track mismatches, whose
-# tracks extract leaves out; downloaded when missing; empty: keep every track), RUN (run folder),
-# WORKERS.
+# first that labels a song), TRAIN_ONLY (label sources whose songs only train), MISMATCHES (the
+# dataset's list of song-track mismatches, whose tracks extract leaves out; downloaded when
+# missing; empty: keep every track), RUN (run folder), WORKERS.
 PYTHON  := .venv/bin/python
 DATA    ?= data
 SONGS   ?= $(DATA)/MillionSongSubset/data
@@ -76,10 +76,17 @@ test: setup
 
 bench: setup
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
-	$(PYTHON) bench/bench_extract.py
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-scale.txt \
+		-r requirements-tune.txt
+	$(PYTHON) bench/bench_extract.py --files 1000 --rounds 3
+	$(PYTHON) bench/bench_engines.py
+	$(PYTHON) bench/bench_summary.py
 	$(PYTHON) bench/bench_labels.py
-	$(PYTHON) bench/bench_train.py
-	$(PYTHON) bench/real_benchmark.py
+	$(PYTHON) bench/label_agreement.py
+	$(PYTHON) bench/bench_train.py --songs 10000
+	$(PYTHON) bench/real_benchmark.py --threads 2
+	$(PYTHON) bench/select_mlp.py --sweep
+	$(PYTHON) bench/bench_features.py
 
 lint: setup
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check ruff==0.17.6

@@ -170,12 +170,15 @@ class NetworkStack(nn.Module):
         return found
 
 
-def weighted_losses(criterion, logits, labels, row_weights):
+def weighted_losses(criterion, logits, labels, row_weights=None):
     """Per network, the mean of ``criterion`` (class-weighted, reduction none) over the rows,
-    weighted by ``row_weights`` (networks x rows) times the rows' class weights. A network whose
-    bootstrap resample holds none of the rows gets 0."""
+    weighted by the rows' class weights, times ``row_weights`` (networks x rows; None: all 1). A
+    network whose bootstrap resample holds none of the rows gets 0."""
     count, rows, classes = logits.shape
-    losses = criterion(logits.reshape(-1, classes), labels.repeat(count)).view(count, rows)
+    losses = criterion(logits.reshape(-1, classes),
+                       labels if count == 1 else labels.repeat(count)).view(count, rows)
+    if row_weights is None:  # fewer operations in the step that training repeats most
+        return losses.sum(dim=1) / criterion.weight[labels].sum()
     total_weight = (row_weights * criterion.weight[labels]).sum(dim=1)
     return (losses * row_weights).sum(dim=1) / total_weight.clamp(min=1e-12)
 
@@ -391,7 +394,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         shuffle = torch.Generator(device=device).manual_seed(self.seed)
         train_inputs, train_labels = train_inputs.to(device), train_labels.to(device)
         val_inputs, val_labels = val_inputs.to(device), val_labels.to(device)
-        row_weights = torch.ones(count, n_rows, device=device)
+        row_weights = None
         if self.bootstrap:
             row_weights = torch.stack([torch.from_numpy(np.bincount(
                 np.random.default_rng(self.seed + member).integers(0, n_rows, n_rows),
@@ -409,7 +412,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             stack.train()
             order = torch.randperm(n_rows, generator=shuffle, device=device)
             inputs, labels = train_inputs[order], train_labels[order]
-            weights = row_weights[:, order]
+            weights = None if row_weights is None else row_weights[:, order]
             total = torch.zeros(count, device=device)
             for start in range(0, n_rows, size):
                 interrupts.check()
@@ -417,7 +420,8 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
                 if self.input_noise:
                     batch = batch + self.input_noise * torch.randn_like(batch)
                 losses = weighted_losses(criterion, stack(batch), labels[start:start + size],
-                                         weights[:, start:start + size])
+                                         None if weights is None
+                                         else weights[:, start:start + size])
                 optimizer.zero_grad(set_to_none=True)
                 losses.sum().backward()
                 optimizer.step()
@@ -425,8 +429,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             stack.eval()
             with torch.no_grad():
                 logits = stack(val_inputs.expand(count, -1, -1))
-                val_losses = weighted_losses(criterion, logits, val_labels,
-                                             torch.ones(count, len(val_labels), device=device))
+                val_losses = weighted_losses(criterion, logits, val_labels)
             if not torch.isfinite(val_losses).all():
                 raise TrainingError(f"validation loss is {val_losses.max().item()} at epoch "
                                     f"{epoch}: lower --lr")
