@@ -39,7 +39,7 @@ def read_songs(paths, segments=True):
     song_paths = [path for path in paths if path not in csv_paths]
     frames, failed = [], []
     for path in csv_paths:
-        frame = songtable.read_csv(path)
+        frame = songtable.read_csv(path).copy()  # one block per dtype: adding a column is cheap
         frames.append(frame.assign(source=[f"{path}:{row + 2}" for row in range(len(frame))]))
     rows = []
     for path in find_song_files(song_paths) if song_paths else []:
