@@ -79,6 +79,40 @@ PARAMETER_HELP = {
 }
 
 
+# The ranges worth searching, around the defaults: name -> (grid values, (low, high) for random
+# and TPE sampling or None to sample the grid's values, log scale). tune.py and
+# bench/select_mlp.py search this space; the other parameters keep their defaults there.
+SEARCH_SPACE = {
+    "hidden": (("128-64-32", "256-128-64", "512-256-128"), None, False),
+    "lr": ((3e-4, 1e-3, 3e-3), (3e-4, 3e-3), True),
+    "weight_decay": ((1e-3, 1e-2, 1e-1), (1e-3, 0.3), True),
+    "dropout": ((0.0, 0.2, 0.4), (0.0, 0.6), False),
+    "label_smoothing": ((0.0, 0.05, 0.1), (0.0, 0.15), False),
+    "class_weight_power": ((0.4, 0.7, 1.0), (0.4, 1.0), False),
+    "input_noise": ((0.0, 0.2, 0.4), (0.0, 0.4), False),
+    "batch_size": ((32, 64, 128), None, False),
+}
+
+
+def suggest(trial, grid=False):
+    """GenreClassifier parameters of an Optuna trial drawn from SEARCH_SPACE (its grid values
+    only with ``grid``); hidden widths "256-128" become (256, 128)."""
+    settings = {}
+    for name, (values, bounds, log) in SEARCH_SPACE.items():
+        if bounds is None or grid:
+            settings[name] = trial.suggest_categorical(name, list(values))
+        else:
+            settings[name] = trial.suggest_float(name, *bounds, log=log)
+    return as_parameters(settings)
+
+
+def as_parameters(settings):
+    """Search values as GenreClassifier parameters (hidden widths "256-128" -> (256, 128))."""
+    if "hidden" not in settings:
+        return dict(settings)
+    return {**settings, "hidden": tuple(int(width) for width in settings["hidden"].split("-"))}
+
+
 class CheckpointError(Exception):
     """A file that is not a checkpoint written by GenreClassifier.save (train.py)."""
 

@@ -6,11 +6,11 @@ Usage:
     python train.py --config runs/tune-NAME/best.json --data data/preprocessed_data.csv
 
 Needs Optuna (an optional extra: pip install -r requirements-tune.txt). Each trial draws
-GenreClassifier parameters from SPACE (random sampling, a shuffled grid, or Optuna's TPE for
-bayes) and is scored by scoring.cross_validated over --folds folds of the train and val rows,
-stratified by genre and grouped by artist (the test rows are never read); in each fold the
-classifier stops early on artists held out of its training rows. --objective names the mean
-scores it maximises (summed). Trials are kept in OUT/study.db (Optuna's SQLite storage) as they
+GenreClassifier parameters from model.SEARCH_SPACE (random sampling, a shuffled grid, or
+Optuna's TPE for bayes) and is scored by scoring.cross_validated over --folds folds of the train
+and val rows, stratified by genre and grouped by artist (the test rows are never read); in each
+fold the classifier stops early on artists held out of its training rows. --objective names the
+mean scores it maximises (summed). Trials are kept in OUT/study.db (Optuna's SQLite storage) as they
 end, so the same command continues a killed or interrupted search up to --trials. OUT/trials.csv
 lists the finished trials and OUT/best.json, a --config file for train.py, holds the best one.
 Folds run one after another in this process, on one torch thread: a small MLP gains little from
@@ -29,23 +29,11 @@ import scoring
 import songtable
 from dataset import interrupts
 from dataset.outputs import OutputError, atomic_output
-from model import GenreClassifier
+from model import SEARCH_SPACE, GenreClassifier, as_parameters, suggest
 
-# name: (grid values, (low, high) or None for the grid's values, log scale)
-SPACE = {
-    "lr": ((0.001, 0.003, 0.01, 0.03), (0.001, 0.05), True),
-    "momentum": ((0.5, 0.8, 0.9), (0.5, 0.97), False),
-    "batch_size": ((32, 64, 128), None, False),
-    "hidden": (("64-32", "128-64-32", "256-128-64", "512-256-128"), None, False),
-    "dropout": ((0.0, 0.2, 0.4), (0.0, 0.6), False),
-    "weight_decay": ((1e-5, 1e-4, 1e-3, 1e-2), (1e-6, 3e-2), True),
-    "class_weight_power": ((0.0, 0.5, 1.0), (0.0, 1.0), False),
-    "prior_correction": ((0.0, 0.5, 1.0), (0.0, 1.0), False),
-    "input_noise": ((0.0, 0.1, 0.2, 0.3), (0.0, 0.4), False),
-}
 STUDY = "tune"
-TRIAL_COLUMNS = ("trial", *SPACE, *(f"{m}{s}" for m in scoring.METRICS for s in ("", "_std")),
-                 "seconds")
+TRIAL_COLUMNS = ("trial", *SEARCH_SPACE,
+                 *(f"{m}{s}" for m in scoring.METRICS for s in ("", "_std")), "seconds")
 
 
 class TuneError(Exception):
@@ -66,7 +54,7 @@ def import_optuna():
 def sampler(optuna, method, seed):
     if method == "grid":
         return optuna.samplers.GridSampler({name: list(grid) for name, (grid, _, _)
-                                            in SPACE.items()}, seed=seed)
+                                            in SEARCH_SPACE.items()}, seed=seed)
     if method == "bayes":
         return optuna.samplers.TPESampler(seed=seed)
     return optuna.samplers.RandomSampler(seed=seed)
@@ -74,18 +62,7 @@ def sampler(optuna, method, seed):
 
 def propose(trial, method):
     """The GenreClassifier parameters of an Optuna trial."""
-    settings = {}
-    for name, (grid, bounds, log) in SPACE.items():
-        if bounds is None or method == "grid":
-            settings[name] = trial.suggest_categorical(name, list(grid))
-        else:
-            settings[name] = trial.suggest_float(name, *bounds, log=log)
-    return as_parameters(settings)
-
-
-def as_parameters(settings):
-    """Optuna's values as GenreClassifier parameters (hidden widths "256-128" -> (256, 128))."""
-    return {**settings, "hidden": tuple(int(width) for width in settings["hidden"].split("-"))}
+    return suggest(trial, grid=method == "grid")
 
 
 def open_study(optuna, out, method, seed, recorded):
@@ -134,20 +111,20 @@ def write_results(out, rows, base, best_number):
         writer.writeheader()
         writer.writerows(rows)
     best = next(row for row in rows if row["trial"] == best_number)
-    config = {**base, **as_parameters({name: best[name] for name in SPACE})}
+    config = {**base, **as_parameters({name: best[name] for name in SEARCH_SPACE})}
     config["hidden"] = list(config["hidden"])
     with atomic_output(out / "best.json") as temporary:
         temporary.write_text(json.dumps(config, indent=2) + "\n")
 
 
 def format_best(rows, best_first, top=5):
-    header = ("trial", "accuracy", "macro-F1", "± std", *SPACE)
+    header = ("trial", "accuracy", "macro-F1", "± std", *SEARCH_SPACE)
     lines = ["  ".join(f"{title:>10}" for title in header)]
     for row in sorted(rows, key=best_first)[:top]:
         cells = [str(row["trial"]), f"{row['accuracy']:.3f}", f"{row['macro_f1']:.3f}",
                  f"{row['macro_f1_std']:.3f}",
                  *(f"{row[name]:.3g}" if isinstance(row[name], float) else str(row[name])
-                   for name in SPACE)]
+                   for name in SEARCH_SPACE)]
         lines.append("  ".join(f"{cell:>10}" for cell in cells))
     return "\n".join(lines)
 
@@ -194,7 +171,7 @@ def main(argv=None):
         study = open_study(optuna, args.out, args.method, args.seed, {
             "method": args.method, "objective": args.objective, "folds": args.folds,
             "seed": args.seed, "rows": len(genres), "epochs": args.epochs,
-            "patience": args.patience, "space": list(SPACE)})
+            "patience": args.patience, "space": list(SEARCH_SPACE)})
         objective = objective_function(features, genres, artists, base, args)
         started = time.perf_counter()
         remaining = args.trials - len(finished_trials(optuna, study))

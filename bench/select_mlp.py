@@ -33,7 +33,7 @@ import scoring  # noqa: E402
 import songtable  # noqa: E402
 from sklearn.base import clone  # noqa: E402
 
-from model import AUTO_CORRECTIONS, GenreClassifier, read_parameters  # noqa: E402
+from model import AUTO_CORRECTIONS, GenreClassifier, read_parameters, suggest  # noqa: E402
 
 FIXED = {"input_transform": "quantile", "optimizer": "adamw", "stop_on": "score", "ensemble": 5,
          "prior_correction": "auto"}
@@ -44,16 +44,8 @@ START = {"hidden": "256-128-64", "lr": 0.001, "weight_decay": 0.01, "dropout": 0
 
 
 def propose(trial):
-    """A candidate's GenreClassifier parameters (besides FIXED and the prior correction)."""
-    hidden = trial.suggest_categorical("hidden", ["128-64-32", "256-128-64", "512-256-128"])
-    return {"hidden": tuple(int(width) for width in hidden.split("-")),
-            "lr": trial.suggest_float("lr", 3e-4, 3e-3, log=True),
-            "weight_decay": trial.suggest_float("weight_decay", 1e-3, 0.3, log=True),
-            "dropout": trial.suggest_float("dropout", 0.0, 0.6),
-            "label_smoothing": trial.suggest_float("label_smoothing", 0.0, 0.15),
-            "class_weight_power": trial.suggest_float("class_weight_power", 0.4, 1.0),
-            "input_noise": trial.suggest_float("input_noise", 0.0, 0.4),
-            "batch_size": trial.suggest_categorical("batch_size", [32, 64, 128])}
+    """A candidate's GenreClassifier parameters (besides FIXED): model.SEARCH_SPACE."""
+    return suggest(trial)
 
 
 def inner_folds(genres, artists, train_only, outer, inner):

@@ -6,6 +6,7 @@ import sys
 
 import pytest
 
+import model
 import songtable
 import train
 import tune
@@ -83,7 +84,7 @@ def test_grid_and_bayes_methods(method, data, tmp_path):
     trials = read_trials(out)
     assert len(trials) == 2
     if method == "grid":
-        assert all(float(row["lr"]) in tune.SPACE["lr"][0] for row in trials)
+        assert all(float(row["lr"]) in model.SEARCH_SPACE["lr"][0] for row in trials)
 
 
 def test_other_settings_in_the_same_folder_exit_2(data, tmp_path, capsys):
