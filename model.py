@@ -333,13 +333,14 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         stack, self.history_, best_epochs = self._fit_stack(*train, *val, device)
         self.networks_ = stack.networks(self._model_args())
         uncorrected = self._probabilities(val_features, share=0.0)
-        self.prior_correction_ = max(self._correction_shares(), key=lambda share: sum(
-            self._val_scores(uncorrected, val_labels, share)))
-        val_scores = scoring.scores(val_labels, self._probabilities(val_features).argmax(axis=1))
+        scored = {share: self._val_scores(uncorrected, val_labels, share)
+                  for share in self._correction_shares()}
+        self.prior_correction_ = max(scored, key=lambda share: sum(scored[share]))
+        val_accuracy, val_macro_f1 = scored[self.prior_correction_]
         self.metrics_ = {
             "best_epochs": best_epochs, "epochs_run": max(row["epoch"] for row in self.history_),
-            "val_accuracy": val_scores["accuracy"],
-            "val_macro_f1": val_scores["macro_f1"], "n_train": len(labels),
+            "val_accuracy": val_accuracy,
+            "val_macro_f1": val_macro_f1, "n_train": len(labels),
             "n_val": len(val_labels), "train_seconds": time.perf_counter() - started,
             "device": device}
         return self
@@ -439,6 +440,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         optimizer = self._optimizer(stack.parameters())
         # With an auto prior correction, epochs are compared at the middle share.
         watched_share = 0.5 if self.prior_correction == "auto" else self.prior_correction
+        val_genres = val_labels.cpu().numpy()
         history, best = [], [-math.inf] * count
         best_epochs, best_state = [0] * count, stack.state_dict_copy()
         for epoch in range(1, self.epochs + 1):
@@ -470,8 +472,8 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             probabilities = torch.softmax(logits, dim=2).cpu()
             seconds = time.perf_counter() - started
             for member in range(count):
-                accuracy, macro_f1 = self._val_scores(probabilities[member],
-                                                      val_labels.cpu().numpy(), watched_share)
+                accuracy, macro_f1 = self._val_scores(probabilities[member], val_genres,
+                                                      watched_share)
                 row = {"member": member, "epoch": epoch,
                        "train_loss": total[member].item() / math.ceil(n_rows / size),
                        "val_loss": val_losses[member].item(), "val_accuracy": accuracy,
