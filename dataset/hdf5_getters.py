@@ -60,10 +60,31 @@ def idx_column(name):
     return IDX_COLUMN.get(name, f"idx_{name}")
 
 
+class SongFile:
+    """An open MSD HDF5 file (a context manager); ``id`` is its low-level h5py FileID, which
+    every getter reads through."""
+
+    def __init__(self, file_id):
+        self.id = file_id
+
+    def close(self):
+        self.id.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info):
+        self.close()
+
+
 def open_h5_file_read(h5filename):
-    """Open an MSD HDF5 file for reading; raise SongFileError if it is not one."""
+    """Open an MSD HDF5 file for reading (a SongFile); raise SongFileError if it is not one.
+
+    Opened at h5py's low level: h5py.File's object layer costs a third of the time it takes
+    to open a small song file.
+    """
     try:
-        h5 = h5py.File(h5filename, "r")
+        h5 = SongFile(h5py.h5f.open(str(h5filename).encode(), h5py.h5f.ACC_RDONLY))
     except (OSError, ValueError) as err:
         raise SongFileError(f"not a readable HDF5 file ({first_line(err)})") from None
     for table in ("metadata/songs", "analysis/songs", "musicbrainz/songs"):
