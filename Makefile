@@ -5,13 +5,16 @@
 #   make test     the test suite;  make bench  the benchmarks;  make lint  syntax/style check
 # Variables: DATA (data folder), SONGS (song files), LABELS (lastfm, a .cls file, a Last.fm
 # dataset folder/zip/db, echonest-terms, musicbrainz-tags, none, or several joined by commas: the
-# first that labels a song), TRAIN_ONLY (label sources whose songs only train), MISMATCHES (the
+# first that labels a song), GENRE_NAMES (extract --genre-names, e.g.
+# dataset/tagtraum_genre_names.tsv to label by tags in tagtraum CD1's genres after a CD1 .cls
+# file), TRAIN_ONLY (label sources whose songs only train), MISMATCHES (the
 # dataset's list of song-track mismatches, whose tracks extract leaves out; downloaded when
 # missing; empty: keep every track), RUN (run folder), WORKERS.
 PYTHON  := .venv/bin/python
 DATA    ?= data
 SONGS   ?= $(DATA)/MillionSongSubset/data
 LABELS  ?= $(DATA)/lastfm_subset,echonest-terms
+GENRE_NAMES ?=
 TRAIN_ONLY ?= echonest-terms musicbrainz-tags
 MISMATCHES ?= $(DATA)/sid_mismatches.txt
 RUN     ?= runs/main
@@ -47,6 +50,7 @@ LABEL_FILE := $(filter-out lastfm none echonest-terms musicbrainz-tags,$(subst $
 $(DATA)/SongCSV.csv: $(SONGS) $(shell find $(SONGS) -type d 2>/dev/null) $(LABEL_FILE) \
 		$(MISMATCHES)
 	$(PYTHON) -m dataset.extract $(SONGS) --labels $(LABELS) \
+		$(if $(GENRE_NAMES),--genre-names $(GENRE_NAMES)) \
 		$(if $(MISMATCHES),--mismatches $(MISMATCHES)) --out $@ --workers $(WORKERS)
 
 $(DATA)/preprocessed_data.csv: $(DATA)/SongCSV.csv preprocess.py

@@ -12,8 +12,8 @@ Usage:
    kept): wall time and test-split accuracy and macro-F1 of each.
 3. With --songs N, 1. and a whole default run on N synthetic songs with as many features.
 
-Without --data it uses the real-pipeline benchmark's tagtraum CD1 table (bench/real_benchmark.py:
-the real song files in ../shared/data, extracted and cleaned), with its seed-0 split.
+Without --data it uses the real song files in ../shared/data labelled by tagtraum CD1 alone,
+extracted and cleaned as bench/real_benchmark.py does, with the seed-0 split.
 """
 import argparse
 import statistics
@@ -158,7 +158,8 @@ def main(argv=None):
     try:
         table = songtable.read_table(args.data) if args.data else real_benchmark.labelled_table(
             real_benchmark.SHARED_DATA / "MillionSongSubset" / "data",
-            real_benchmark.DEFAULT_LABELS[0], real_benchmark.SHARED_DATA / "sid_mismatches.txt",
+            real_benchmark.Run(str(real_benchmark.CD1)),
+            real_benchmark.SHARED_DATA / "sid_mismatches.txt",
             Path("data/real_benchmark/msd_tagtraum_cd1"))[0]
     except songtable.TableError as err:
         print(f"error: {err}", file=sys.stderr)

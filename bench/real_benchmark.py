@@ -2,26 +2,31 @@
 baselines, in repeated artist-grouped, genre-stratified cross-validation.
 
 Usage:
-    python bench/real_benchmark.py [--songs FOLDER] [--labels SOURCE ...] [--mismatches FILE] \
-        [--folds 5] [--repeats 3] [--config mlp.json] [--workdir data/real_benchmark]
+    python bench/real_benchmark.py [--songs FOLDER] [--labels SOURCE ...] [--genre-names TSV] \
+        [--train-only SOURCE ...] [--mismatches FILE] [--folds 5] [--repeats 3] \
+        [--config mlp.json] [--workdir data/real_benchmark]
 
 For each label source it runs what a user runs: ``python -m dataset.extract SONGS --labels
-SOURCE --mismatches FILE`` (SongCSV.csv under --workdir), then preprocess's cleaning (songs
-labelled by a --train-only source train in every fold, except their test artists', and are
-never scored), then scores
+SOURCE --genre-names TSV --mismatches FILE`` (SongCSV.csv under --workdir), then preprocess's
+cleaning (songs labelled by a --train-only source train in every fold, except their test
+artists', and are never scored), then scores
 the MLP (train.py's defaults, or a --config JSON of GenreClassifier parameters) and the baselines
 (majority class, class-balanced logistic regression and HistGradientBoosting) on the same folds:
 --folds folds stratified by genre and grouped by artist, once per fold seed 0..--repeats-1.
 Prints accuracy, macro-F1 and balanced accuracy as mean ± std over the folds, and the paired
 difference MLP - best baseline with its standard error (std of the per-fold differences /
 sqrt(folds)). Defaults: the real files in ../shared/data without the listed mismatched tracks,
-labelled by tagtraum CD1, and by the Last.fm tags with the Echo Nest terms as training-only
-labels of the songs Last.fm does not label.
+in two runs (DEFAULT_RUNS): labelled by tagtraum CD1, with the songs CD1 does not list labelled
+by the Last.fm tags, then the Echo Nest terms, in CD1's genres (dataset/tagtraum_genre_names.tsv)
+as training-only labels; and labelled by the Last.fm tags, with the Echo Nest terms as
+training-only labels of the songs Last.fm does not label. --labels replaces them with one run
+per value, each with --genre-names and --train-only.
 """
 import argparse
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -33,29 +38,57 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import scoring  # noqa: E402
 import songtable  # noqa: E402
 from dataset import extract  # noqa: E402
+from dataset.genres import TAGTRAUM_NAMES  # noqa: E402
 from model import GenreClassifier, read_parameters  # noqa: E402
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-# tagtraum CD1; the Last.fm tags, with the Echo Nest terms of the songs they do not label as
-# training-only weaker labels (the same genre vocabulary).
-DEFAULT_LABELS = (str(SHARED_DATA / "tagtraum" / "msd_tagtraum_cd1.cls"),
-                  f"{SHARED_DATA / 'lastfm_subset'},echonest-terms")
+CD1 = SHARED_DATA / "tagtraum" / "msd_tagtraum_cd1.cls"
+LASTFM_TAGS = SHARED_DATA / "lastfm_subset"
 TRAIN_ONLY = ("echonest-terms", "musicbrainz-tags")
 MLP_TITLE = "MLP"
 
 
-def labelled_table(songs, labels, mismatches, workdir, train_only=TRAIN_ONLY):
-    """extract (to workdir/SongCSV.csv) + preprocess's cleaning (songs of a ``train_only``
-    label source only ever train); (table, extract seconds)."""
+class Run(NamedTuple):
+    """One benchmark's labels: an extract --labels value, its --genre-names file (or None) and
+    the label sources (genre_source patterns) whose songs only train."""
+    labels: str
+    genre_names: str | None = None
+    train_only: tuple = TRAIN_ONLY
+
+
+# Weaker labels train, never score: the Last.fm tags and Echo Nest terms of the songs CD1 does
+# not list (in CD1's genres); the Echo Nest terms of the songs the Last.fm tags do not label.
+DEFAULT_RUNS = (Run(f"{CD1},{LASTFM_TAGS},echonest-terms", str(TAGTRAUM_NAMES),
+                    ("lastfm-dataset", "echonest-terms")),
+                Run(f"{LASTFM_TAGS},echonest-terms", None, ("echonest-terms",)))
+
+
+def labelled_table(songs, run, mismatches, workdir):
+    """extract (to workdir/SongCSV.csv) with ``run``'s labels + preprocess's cleaning (songs of
+    its training-only label sources only ever train); (table, extract seconds)."""
     out = workdir / "SongCSV.csv"
-    command = [str(songs), "--labels", str(labels), "--out", str(out), "--quiet"]
+    command = [str(songs), "--labels", run.labels, "--out", str(out), "--quiet"]
+    if run.genre_names:
+        command += ["--genre-names", run.genre_names]
     if mismatches:
         command += ["--mismatches", str(mismatches)]
     started = time.perf_counter()
     if extract.main(command) != 0:
         raise SystemExit(f"error: extract failed: python -m dataset.extract {' '.join(command)}")
     seconds = time.perf_counter() - started
-    return songtable.clean(songtable.read_csv(out), train_only=train_only), seconds
+    return songtable.clean(songtable.read_csv(out), train_only=run.train_only), seconds
+
+
+def runs_of(labels, genre_names=None, train_only=TRAIN_ONLY):
+    """DEFAULT_RUNS when ``labels`` is None, else a Run of each --labels value."""
+    if labels is None:
+        return DEFAULT_RUNS
+    return tuple(Run(value, genre_names, tuple(train_only)) for value in labels)
+
+
+def workdir_name(run):
+    """The folder under --workdir of a run's SongCSV.csv: its first label source's name."""
+    return Path(run.labels.split(",")[0]).name.split(".")[0]
 
 
 def methods(mlp_parameters, seed=0):
@@ -119,11 +152,14 @@ def parse_args(argv):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--songs", type=Path, default=SHARED_DATA / "MillionSongSubset" / "data",
                         help="MSD song files (a folder)")
-    parser.add_argument("--labels", nargs="+", default=list(DEFAULT_LABELS),
-                        help="label sources, one benchmark each (extract --labels values)")
+    parser.add_argument("--labels", nargs="+",
+                        help="label sources, one benchmark each (extract --labels values; "
+                        "default: the two runs of DEFAULT_RUNS, see above)")
+    parser.add_argument("--genre-names", metavar="TSV",
+                        help="with --labels: extract --genre-names for every run")
     parser.add_argument("--train-only", nargs="*", default=list(TRAIN_ONLY), metavar="SOURCE",
-                        help="label sources whose songs only train, never scored "
-                        "(preprocess.py --train-only)")
+                        help="with --labels: label sources whose songs only train, never "
+                        "scored (preprocess.py --train-only)")
     parser.add_argument("--mismatches", default=str(SHARED_DATA / "sid_mismatches.txt"),
                         help="tracks to leave out (extract --mismatches); '' for none")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds")
@@ -157,11 +193,11 @@ def main(argv=None):
           f"grouped by artist); MLP: {args.mlp or 'train.py defaults'}; torch "
           f"{torch.__version__}, {args.threads} CPU thread(s)")
     with threadpool_limits(limits=args.threads):
-        for labels in args.labels:
-            workdir = args.workdir / Path(labels.split(",")[0]).name.split(".")[0]
-            table, seconds = labelled_table(args.songs, labels, mismatches, workdir,
-                                            args.train_only)
-            print(f"\nlabels {labels}: {describe(table)} (extract {seconds:.1f} s)")
+        for run in runs_of(args.labels, args.genre_names, args.train_only):
+            table, seconds = labelled_table(args.songs, run, mismatches,
+                                            args.workdir / workdir_name(run))
+            names = f" named by {run.genre_names}" if run.genre_names else ""
+            print(f"\nlabels {run.labels}{names}: {describe(table)} (extract {seconds:.1f} s)")
             print(format_results(compare(methods(args.mlp), table, args.folds, args.repeats)))
     return 0
 

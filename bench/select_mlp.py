@@ -72,7 +72,8 @@ def inner_scores(estimator, data, outer, inner):
 def baseline_scores(datasets, args):
     """{source: {baseline: scores}}, computed once and kept in WORKDIR/baselines.json."""
     path = args.workdir / "baselines.json"
-    settings = {"outer": args.folds, "inner": args.inner, "labels": args.labels}
+    settings = {"outer": args.folds, "inner": args.inner,
+                "runs": [list(run) for run in real_benchmark.runs_of(args.labels)]}
     if path.exists() and json.loads(path.read_text())["settings"] == settings:
         return json.loads(path.read_text())["scores"]
     found = {source: {name: inner_scores(scoring.baselines(0)[name], data, args.folds,
@@ -127,8 +128,8 @@ def parse_args(argv):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--trials", type=int, default=30, help="trials in the whole search")
     parser.add_argument("--labels", nargs="+",
-                        default=list(real_benchmark.DEFAULT_LABELS),
-                        help="label sources (extract --labels values)")
+                        help="label sources (extract --labels values; default: "
+                        "real_benchmark's two runs)")
     parser.add_argument("--folds", type=int, default=5, help="outer folds (fold seed 0)")
     parser.add_argument("--inner", type=int, default=3, help="inner folds per outer fold")
     parser.add_argument("--sweep", metavar="CONFIG", nargs="?", const="",
@@ -146,10 +147,10 @@ def main(argv=None):
     torch.set_num_threads(1)
     args.workdir.mkdir(parents=True, exist_ok=True)
     datasets = {}
-    for labels in args.labels:
-        name = Path(labels.split(",")[0]).name.split(".")[0]
+    for run in real_benchmark.runs_of(args.labels):
+        name = real_benchmark.workdir_name(run)
         table, _ = real_benchmark.labelled_table(
-            real_benchmark.SHARED_DATA / "MillionSongSubset" / "data", labels,
+            real_benchmark.SHARED_DATA / "MillionSongSubset" / "data", run,
             real_benchmark.SHARED_DATA / "sid_mismatches.txt", args.workdir / name)
         datasets[name] = (*songtable.split_rows(table), songtable.train_only_mask(table))
     with threadpool_limits(limits=1):

@@ -9,6 +9,7 @@ Usage:
     genres.format_tags(kept)                             # -> "punk rock:100;Punk:60"
     genres.parse_tags("punk rock:100;Punk:60")           # -> [("punk rock", 100), ("Punk", 60)]
     genres.relative_counts(["punk", "ska"], [0.9, 0.45])  # -> [("punk", 100), ("ska", 50)]
+    genres.load_genre_names("dataset/tagtraum_genre_names.tsv", vocabulary)  # tagtraum's names
 
 A song's genre is chosen from its top tags (the ones SongCSV.csv keeps in its ``tags`` column), so
 re-mapping that column with the same vocabulary reproduces the ``genre`` column.
@@ -18,6 +19,7 @@ import unicodedata
 from pathlib import Path
 
 DEFAULT_VOCABULARY = Path(__file__).with_name("genre_vocabulary.tsv")
+TAGTRAUM_NAMES = Path(__file__).with_name("tagtraum_genre_names.tsv")  # for --genre-names
 # last.fm counts are relative (the top tag of a song or artist is 100): a genre backed by less
 # than a tenth of the strongest tag is noise, e.g. one listener's odd tag.
 DEFAULT_MIN_COUNT = 10
@@ -61,25 +63,52 @@ class Vocabulary:
 
 def load_vocabulary(path=DEFAULT_VOCABULARY):
     """Read a TAG<TAB>GENRE file (see dataset/genre_vocabulary.tsv); raises VocabularyError."""
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as err:
-        raise VocabularyError(f"cannot read genre vocabulary {path}: "
-                              f"{getattr(err, 'strerror', None) or err}") from None
     genre_by_tag = {}
-    for number, line in enumerate(lines, 1):
-        if not line.strip() or line.startswith("#") or line.strip().split("\t") == ["tag", "genre"]:
-            continue
-        fields = [field.strip() for field in line.split("\t")]
-        if len(fields) != 2 or not all(fields) or not normalise(fields[0]):
-            raise VocabularyError(f"{path}:{number}: expected TAG<TAB>GENRE, got {line!r}")
-        tag, genre = fields
+    for number, tag, genre in _pairs(path, "TAG<TAB>GENRE", header=("tag", "genre")):
+        if not normalise(tag):
+            raise VocabularyError(f"{path}:{number}: tag {tag!r} has no letter or digit")
         known = genre_by_tag.setdefault(normalise(tag), genre)
         if known != genre:
             raise VocabularyError(f"{path}:{number}: tag {tag!r} is already mapped to {known!r}")
-    if not genre_by_tag:
-        raise VocabularyError(f"{path}: no TAG<TAB>GENRE line")
     return Vocabulary(genre_by_tag)
+
+
+def load_genre_names(path, vocabulary):
+    """``vocabulary`` with its genres renamed by the GENRE<TAB>NAME file at ``path`` (see
+    dataset/tagtraum_genre_names.tsv); tags of a genre the file does not name are dropped, and
+    several genres may share a name (their tags then add up). Raises VocabularyError."""
+    names = {}
+    for number, genre, name in _pairs(path, "GENRE<TAB>NAME", header=("genre", "name")):
+        if genre not in vocabulary.genres:
+            raise VocabularyError(f"{path}:{number}: {genre!r} is not a genre of the vocabulary "
+                                  f"({', '.join(vocabulary.genres)})")
+        if names.setdefault(genre, name) != name:
+            raise VocabularyError(f"{path}:{number}: genre {genre!r} is already named "
+                                  f"{names[genre]!r}")
+    return Vocabulary({tag: names[genre] for tag, genre in vocabulary.genre_by_tag.items()
+                       if genre in names})
+
+
+def _pairs(path, shape, header):
+    """(line number, first, second) of each A<TAB>B line of ``path``; '#' lines, blank lines
+    and a ``header`` line skipped. Raises VocabularyError for an unreadable file, a line of
+    another shape, or no pair at all."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
+        raise VocabularyError(f"cannot read {path}: "
+                              f"{getattr(err, 'strerror', None) or err}") from None
+    pairs = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip() or line.startswith("#") or line.strip().split("\t") == list(header):
+            continue
+        fields = [field.strip() for field in line.split("\t")]
+        if len(fields) != 2 or not all(fields):
+            raise VocabularyError(f"{path}:{number}: expected {shape}, got {line!r}")
+        pairs.append((number, *fields))
+    if not pairs:
+        raise VocabularyError(f"{path}: no {shape} line")
+    return pairs
 
 
 def top_tags(tags, limit=TAGS_KEPT):

@@ -7,6 +7,8 @@ Usage (through extract):
     python -m dataset.extract SONGS --labels lastfm_train.zip   # or its folder, or lastfm_tags.db
     python -m dataset.extract SONGS --labels echonest-terms      # or musicbrainz-tags: offline
     python -m dataset.extract SONGS --labels lastfm_train,echonest-terms   # first that labels
+    python -m dataset.extract SONGS --labels msd_tagtraum_cd1.cls,lastfm_train \
+        --genre-names dataset/tagtraum_genre_names.tsv       # tags named as CD1's genres
 In code:
     with labels.open_source(args) as source:      # args from a parser given add_arguments()
         source.label([{"track_id": "TR...", "artist_name": "Gob", "title": "Face the Ashes"}])
@@ -75,6 +77,10 @@ def add_arguments(parser):
                             "the strongest tag of a song or artist 100)")
     group.add_argument("--genre-vocabulary", default=str(genres.DEFAULT_VOCABULARY), metavar="TSV",
                        help="TAG<TAB>GENRE file mapping tags to genres")
+    group.add_argument("--genre-names", metavar="TSV",
+                       help="GENRE<TAB>NAME file renaming the vocabulary's genres, e.g. "
+                            "dataset/tagtraum_genre_names.tsv: tags then label in tagtraum "
+                            "CD1's genres (default: the vocabulary's own names)")
 
 
 def _rate(text):
@@ -123,6 +129,8 @@ def open_source(args):
         return NoLabels()
     try:
         vocabulary = genres.load_vocabulary(args.genre_vocabulary)
+        if args.genre_names:
+            vocabulary = genres.load_genre_names(args.genre_names, vocabulary)
     except genres.VocabularyError as err:
         raise LabelError(str(err)) from None
     sources = []

@@ -71,6 +71,42 @@ def test_a_bad_vocabulary_is_refused_with_its_line(tmp_path, text, complaint):
         genres.load_vocabulary(path)
 
 
+def test_genre_names_rename_genres_pool_their_tags_and_drop_the_unnamed(tmp_path):
+    vocabulary = genres.Vocabulary({"rock": "rock", "punk": "punk", "hiphop": "hip-hop",
+                                    "opera": "classical"})
+    path = tmp_path / "names.tsv"
+    path.write_text("genre\tname\nrock\tPop_Rock\npunk\tPop_Rock\nhip-hop\tRap\n")
+    named = genres.load_genre_names(path, vocabulary)
+    assert named.genres == ("Pop_Rock", "Rap")
+    # punk 60 + rock 50 outweigh hip hop 70 once both are Pop_Rock; opera names no genre now.
+    assert vocabulary.genre_of([("hip hop", 70), ("punk", 60), ("rock", 50)]) == "hip-hop"
+    assert named.genre_of([("hip hop", 70), ("punk", 60), ("rock", 50)]) == "Pop_Rock"
+    assert named.genre_of([("opera", 100)]) is None
+
+
+def test_the_tagtraum_names_cover_the_vocabulary_but_classical():
+    vocabulary = genres.load_vocabulary()
+    named = genres.load_genre_names(genres.TAGTRAUM_NAMES, vocabulary)
+    assert set(named.genre_by_tag.values()) == {
+        "Pop_Rock", "Electronic", "Rap", "Jazz", "RnB", "Country", "Reggae", "Blues", "Latin",
+        "Folk", "International"}
+    assert {genre for tag, genre in vocabulary.genre_by_tag.items()
+            if tag not in named.genre_by_tag} == {"classical"}
+
+
+@pytest.mark.parametrize("text, complaint", [
+    ("rock\tPop_Rock\nrock\tRock\n", r":2: genre 'rock' is already named 'Pop_Rock'"),
+    ("rock\tPop_Rock\nska\tReggae\n", r":2: 'ska' is not a genre of the vocabulary"),
+    ("rock Pop_Rock\n", r":1: expected GENRE<TAB>NAME"),
+    ("# nothing\n", "no GENRE<TAB>NAME line"),
+])
+def test_a_bad_genre_names_file_is_refused_with_its_line(tmp_path, text, complaint):
+    path = tmp_path / "names.tsv"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(genres.VocabularyError, match=complaint):
+        genres.load_genre_names(path, genres.load_vocabulary())
+
+
 def test_a_missing_vocabulary_file_is_a_vocabulary_error(tmp_path):
     with pytest.raises(genres.VocabularyError, match="cannot read"):
         genres.load_vocabulary(tmp_path / "absent.tsv")

@@ -319,6 +319,29 @@ def test_several_sources_label_each_song_from_the_first_that_knows_it(shared_dat
         "  labels from echonest-terms in the song files: 1 labelled, 0 unlabelled, 0 failed"]
 
 
+def test_genre_names_label_the_songs_tagtraum_leaves_out_in_its_genres(shared_data):
+    # As above, but the tags name CD1's genres: the songs CD1 does not list join its classes.
+    ids = ["TRAAABD128F429CF47", "TRAAADZ128F9348C2E", "TRAAAFP128F931B4E3",
+           "TRAAAFD128F92F423A"]
+    cls = shared_data / "tagtraum" / "msd_tagtraum_cd1.cls"
+    with labels.open_source(parse(
+            ["--labels", f"{cls},{shared_data / 'lastfm_subset'},echonest-terms",
+             "--genre-names", str(genres.TAGTRAUM_NAMES)])) as source:
+        rows = source.label(songs_from_files(real_files(shared_data, ids), source))
+    assert [(row["genre"], row["genre_source"]) for row in rows] == [
+        ("Pop_Rock", "cls:msd_tagtraum_cd1"), ("Latin", "lastfm-dataset"),
+        ("Rap", "echonest-terms"), ("Pop_Rock", "cls:msd_tagtraum_cd1")]
+    assert rows[2]["tags"] == "rap:100;def jam:64"  # the tags themselves are kept as they are
+
+
+def test_a_broken_genre_names_file_is_a_label_error(shared_data, tmp_path):
+    names = tmp_path / "names.tsv"
+    names.write_text("rock\tPop_Rock\nopera\tVocal\n")
+    with pytest.raises(labels.LabelError, match="names.tsv:2: 'opera' is not a genre"):
+        labels.open_source(parse(["--labels", str(shared_data / "lastfm_subset"),
+                                  "--genre-names", str(names)]))
+
+
 def generated_songs(tmp_path, source, songs, arrays=True):
     path = tmp_path / "songs.h5"
     write_song_file(path, songs, arrays=arrays)
