@@ -283,7 +283,7 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
                 summary["excluded"] += len(rows) - len(kept)
                 pending.append((str(part), kept))
                 pending_rows += len(kept)
-                if pending_rows >= label_source.batch_size:
+                if label_source.batch_size is None or pending_rows >= label_source.batch_size:
                     summary["rows"] += _label_and_write(pending, label_source, output)
                     pending, pending_rows = [], 0
             summary["rows"] += _label_and_write(pending, label_source, output)
@@ -301,9 +301,7 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
 
 def _label_and_write(pending, label_source, output):
     rows = [row for _, file_rows in pending for row in file_rows]
-    # A local source (batch size 1) is asked every row at once: a call per song would cost more
-    # than its look-up, on the 10,000 rows of a summary file's part.
-    size = label_source.batch_size if label_source.batch_size > 1 else max(len(rows), 1)
+    size = label_source.batch_size or max(len(rows), 1)
     for start in range(0, len(rows), size):
         chunk = rows[start:start + size]
         for row, label in zip(chunk, label_source.label(chunk), strict=True):

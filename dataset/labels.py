@@ -19,7 +19,7 @@ Tag sources (last.fm, the Last.fm dataset, the song files' artist tags) keep eac
 in ``tags`` and pick the genre from them with dataset/genre_vocabulary.tsv; a .cls file's genre is
 passed through as it is (e.g. tagtraum's "Pop_Rock"). A source's ``song_arrays`` names the
 per-song arrays it needs in each song dict (read from the song file by extract), its
-``batch_size`` how many songs it likes to be asked at once.
+``batch_size`` how many songs it likes to be asked at once (None: any number; a local look-up).
 """
 import argparse
 import json
@@ -196,7 +196,7 @@ class _Source:
     """Context manager and tally shared by the sources; subclasses define _label_song."""
     description = ""
     song_arrays = ()
-    batch_size = 1  # a local look-up: songs are labelled (and written) as they are read
+    batch_size = None  # a local look-up takes any number: songs are labelled as they are read
 
     def __init__(self):
         self.counts = Counter()
@@ -292,7 +292,8 @@ class FirstOf(_Source):
         self.sources = sources
         self.song_arrays = tuple(dict.fromkeys(array for source in sources
                                                for array in source.song_arrays))
-        self.batch_size = max(source.batch_size for source in sources)
+        self.batch_size = max((source.batch_size for source in sources if source.batch_size),
+                              default=None)
         self.description = ", then ".join(source.description for source in sources)
         self._position = {}  # genre_source -> position of the source that gives it
 
