@@ -154,7 +154,8 @@ def parse_args(argv):
                         help="MSD song files (a folder)")
     parser.add_argument("--labels", nargs="+",
                         help="label sources, one benchmark each (extract --labels values; "
-                        "default: the two runs of DEFAULT_RUNS, see above)")
+                        "default: tagtraum CD1 and the Last.fm tags, each with training-only "
+                        "weaker labels: DEFAULT_RUNS)%(default).0s")
     parser.add_argument("--genre-names", metavar="TSV",
                         help="with --labels: extract --genre-names for every run")
     parser.add_argument("--train-only", nargs="*", default=list(TRAIN_ONLY), metavar="SOURCE",

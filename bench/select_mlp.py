@@ -129,7 +129,7 @@ def parse_args(argv):
     parser.add_argument("--trials", type=int, default=30, help="trials in the whole search")
     parser.add_argument("--labels", nargs="+",
                         help="label sources (extract --labels values; default: "
-                        "real_benchmark's two runs)")
+                        "real_benchmark's two runs)%(default).0s")
     parser.add_argument("--folds", type=int, default=5, help="outer folds (fold seed 0)")
     parser.add_argument("--inner", type=int, default=3, help="inner folds per outer fold")
     parser.add_argument("--sweep", metavar="CONFIG", nargs="?", const="",

@@ -80,7 +80,7 @@ def add_arguments(parser):
     group.add_argument("--genre-names", metavar="TSV",
                        help="GENRE<TAB>NAME file renaming the vocabulary's genres, e.g. "
                             "dataset/tagtraum_genre_names.tsv: tags then label in tagtraum "
-                            "CD1's genres (default: the vocabulary's own names)")
+                            "CD1's genres (default: the vocabulary's own names)%(default).0s")
 
 
 def _rate(text):
