@@ -13,7 +13,8 @@ mean and flags them. ``track_id`` and ``artist_id`` stay for tracing rows back a
 features. The ``split`` column is stratified by genre and, when ``artist_id`` is present,
 artist-disjoint: one artist's songs all land in the same split. Songs labelled by a --train-only
 source (weaker labels, e.g. --labels data/lastfm_subset,echonest-terms at extract) join the
-train split only, unless their artist is in val or test. The logic is songtable.clean.
+train split only, unless their artist is in val or test; so do songs' crops (extract --crops),
+which follow their song. The logic is songtable.clean.
 """
 import argparse
 import sys
@@ -63,8 +64,10 @@ def main(argv=None):
     names = songtable.feature_names_of(table)
     print(f"- features ({len(names)}): {songtable.compact(names)}")
     grouped = "artist-disjoint" if "artist_id" in table.columns else "no artist_id: not grouped"
-    print(f"kept {len(table)} songs, {table[songtable.LABEL].nunique()} genres, {len(names)} "
-          f"features; split (seed {args.seed}, stratified by genre, {grouped}):")
+    crops = songtable.crop_mask(table).sum()
+    print(f"kept {len(table) - crops} songs" + (f" and {crops} crops" if crops else "")
+          + f", {table[songtable.LABEL].nunique()} genres, {len(names)} features; split "
+          f"(seed {args.seed}, stratified by genre, {grouped}):")
     print(songtable.split_counts(table).to_string())
     print(f"wrote {args.output}")
     return 0

@@ -8,6 +8,8 @@ Usage:
 A training table (preprocessed_data.csv) holds ``track_id`` and ``artist_id`` (for tracing rows
 back and grouping by artist; never features), ``genre``, ``split`` (train/val/test) and the
 numeric feature columns, gaps left empty (the classifier imputes them from the train rows).
+Rows that may only train (weaker labels, songs' crops) are marked in a ``train_only`` column,
+crops also in ``crop`` (extract --crops).
 """
 import fnmatch
 import re
@@ -19,12 +21,13 @@ import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
 
 from dataset.errors import first_line
+from dataset.features import CROP
 
 LABEL = "genre"
 SPLIT = "split"
 SPLITS = ("train", "val", "test")
 TRAIN_ONLY = "train_only"
-TRACE_COLUMNS = ("track_id", "artist_id")
+TRACE_COLUMNS = ("track_id", "artist_id", CROP)
 # Text that describes a label rather than the song: never a feature, even when numeric.
 LABEL_COLUMNS = (LABEL, "genre_source", "tags", SPLIT, TRAIN_ONLY)
 # Identifiers: *_id / *Id / id, MSD's *_7digitalid, *_playmeid, *_mbid, idx_* index fields,
@@ -108,7 +111,7 @@ def choose_features(df, include=None, exclude=None):
 
 
 def clean(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed=0, include=None,
-          exclude=None, train_only=None, notes=None):
+          exclude=None, train_only=None, notes=None, split=True):
     """The training table of a SongCSV-style DataFrame (see module docstring).
 
     Drops rows without a genre, duplicate songs (same track_id or song_id), genres with fewer
@@ -116,15 +119,20 @@ def clean(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed=0, i
     ``choose_features``. Songs labelled by a ``train_only`` source (shell patterns of
     genre_source, e.g. "echonest-terms": weaker labels) only ever train: they are not counted
     for ``min_per_genre``, never validate or test, get a true ``train_only`` column, and are
-    dropped when their artist is in the val or test split. When ``notes`` is a list, a line per
-    decision is appended to it.
+    dropped when their artist is in the val or test split. So are songs' crops (rows with a
+    ``crop`` number above 0, from extract --crops), except those of train-only songs, which
+    are dropped. With ``split`` False every row is in the train split (for cross-validation,
+    which makes its own folds), and no train-only row is dropped for its artist. When ``notes``
+    is a list, a line per decision is appended to it.
     """
     notes = [] if notes is None else notes
     if LABEL not in df.columns:
         raise TableError(f"no {LABEL!r} column (columns: {summarise(map(str, df.columns))})")
     df = _drop_unlabelled(df, notes)
     df = _drop_duplicates(df, notes)
-    weak = _train_only_mask(df, train_only)
+    df = _drop_crops_of_train_only_songs(df, _train_only_mask(df, train_only), notes)
+    crops = crop_mask(df)
+    weak = _train_only_mask(df, train_only) | crops
     df = _drop_rare_genres(df, weak, min_per_genre, notes)
     weak = weak[df.index]
     names, feature_notes = choose_features(df, include, exclude)
@@ -143,13 +151,14 @@ def clean(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed=0, i
     trace = df[[name for name in TRACE_COLUMNS if name in df.columns] + [LABEL]]
     splits = pd.Series("train", index=trace.index, name=SPLIT)
     strong = trace[~weak]
-    splits[~weak] = assign_splits(strong[LABEL].to_numpy(), artist_groups(strong), val_fraction,
-                                  test_fraction, seed)
+    if split:
+        splits[~weak] = assign_splits(strong[LABEL].to_numpy(), artist_groups(strong),
+                                      val_fraction, test_fraction, seed)
     columns = [trace, splits, numeric]
-    if train_only:
+    if train_only or crops.any():
         columns.insert(2, weak.rename(TRAIN_ONLY))
     table = pd.concat(columns, axis=1).reset_index(drop=True)
-    if train_only:
+    if train_only or crops.any():
         table = _drop_train_only_of_held_out_artists(table, notes)
     return _drop_genres_missing_from_train(table, notes)
 
@@ -182,15 +191,20 @@ def split_rows(table, split=None):
 
 
 def artist_groups(table):
-    """The artist id of each row as a group label; a row without one is its own group.
+    """The artist id of each row as a group label; a row without one is its own group, or its
+    track's (a song and its crops) when it has a track_id.
 
-    Without an artist_id column every row is its own group (songs are then split one by one).
+    Without an artist_id column songs are then split one by one.
     """
-    if "artist_id" not in table.columns:
-        return np.array([f"__row{i}" for i in range(len(table))], dtype=object)
-    artists = table["artist_id"].astype("object").to_numpy(copy=True)
+    if "artist_id" in table.columns:
+        artists = table["artist_id"].astype("object").to_numpy(copy=True)
+    else:
+        artists = np.full(len(table), None, dtype=object)
+    tracks = (table["track_id"].astype("object").to_numpy() if "track_id" in table.columns
+              else artists)
     unknown = pd.isna(artists)
-    artists[unknown] = [f"__row{i}" for i in np.flatnonzero(unknown)]
+    artists[unknown] = [f"__row{i}" if pd.isna(tracks[i]) else f"__track{tracks[i]}"
+                        for i in np.flatnonzero(unknown)]
     return artists
 
 
@@ -249,7 +263,8 @@ def assign_splits(genres, groups, val_fraction, test_fraction, seed):
 
 
 def split_counts(table):
-    """Songs per genre (rows) and split (columns), with totals."""
+    """Songs per genre (rows) and split (columns), with totals; crops are no songs."""
+    table = table[~crop_mask(table)]
     counts = pd.crosstab(table[LABEL], table[SPLIT]).reindex(columns=list(SPLITS), fill_value=0)
     counts["all"] = counts.sum(axis=1)
     counts.loc["all"] = counts.sum(axis=0)
@@ -309,13 +324,18 @@ def _drop_unlabelled(df, notes):
 
 def _drop_duplicates(df, notes):
     # One recording can appear under several track_ids; song_id names the song itself.
+    crops = crop_mask(df)
+    songs = df[~crops]
     for key in ("track_id", "song_id"):
-        if key in df.columns:
-            duplicate = df[key].notna() & df.duplicated(key)
+        if key in songs.columns:
+            duplicate = songs[key].notna() & songs.duplicated(key)
             if duplicate.any():
                 notes.append(f"dropped {duplicate.sum()} duplicate songs (same {key})")
-                df = df[~duplicate]
-    return df
+                songs = songs[~duplicate]
+    if not crops.any():
+        return songs
+    # A song's crops share its track_id, and go where it goes.
+    return df[df.index.isin(songs.index) | (crops & df["track_id"].isin(songs["track_id"]))]
 
 
 def _train_only_mask(df, patterns):
@@ -330,14 +350,36 @@ def _train_only_mask(df, patterns):
                                           for pattern in patterns)).astype(bool)
 
 
+def _drop_crops_of_train_only_songs(df, weak, notes):
+    # Copies of a weaker label taught the MLP that label's mistakes several times over (real
+    # benchmark's inner folds, README: "Crops"); a crop shares its song's genre_source.
+    drop = crop_mask(df) & weak
+    if drop.any():
+        notes.append(f"dropped {drop.sum()} crops of songs with training-only labels")
+    return df[~drop]
+
+
 def _drop_train_only_of_held_out_artists(table, notes):
-    # An artist-level label of a val or test artist's song would teach the model that artist.
-    held_out = set(table.loc[table[SPLIT] != "train", "artist_id"].dropna())
-    drop = table[TRAIN_ONLY] & table["artist_id"].isin(held_out)
-    weak = int(table[TRAIN_ONLY].sum())
-    notes.append(f"{weak - drop.sum()} train-only songs (weaker labels) added to the train "
-                 f"split; {drop.sum()} dropped, their artists being in val or test")
+    # An artist-level label of a val or test artist's song would teach the model that artist;
+    # a crop of a val or test song, that song.
+    groups = artist_groups(table)
+    held_out = set(groups[table[SPLIT].to_numpy() != "train"])
+    drop = table[TRAIN_ONLY].to_numpy() & np.isin(groups, list(held_out))
+    crops = crop_mask(table).to_numpy()
+    for name, rows in (("train-only songs (weaker labels)", ~crops), ("crops of songs", crops)):
+        if (table[TRAIN_ONLY].to_numpy() & rows).any():
+            kept = int((table[TRAIN_ONLY].to_numpy() & rows & ~drop).sum())
+            notes.append(f"{kept} {name} added to the train split; {(drop & rows).sum()} "
+                         "dropped, their artists being in val or test")
     return table[~drop].reset_index(drop=True)
+
+
+def crop_mask(table):
+    """Whether each row is a song's crop (a ``crop`` number above 0: extract --crops), as a
+    boolean Series."""
+    if CROP not in table.columns:
+        return pd.Series(False, index=table.index)
+    return pd.to_numeric(table[CROP], errors="coerce").fillna(0) > 0
 
 
 def train_only_mask(table):

@@ -160,7 +160,7 @@ def main(argv=None):
             real_benchmark.SHARED_DATA / "MillionSongSubset" / "data",
             real_benchmark.Run(str(real_benchmark.CD1)),
             real_benchmark.SHARED_DATA / "sid_mismatches.txt",
-            Path("data/real_benchmark/msd_tagtraum_cd1"))[0]
+            Path("data/real_benchmark/msd_tagtraum_cd1"), split=True)[0]
     except songtable.TableError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -3,15 +3,16 @@ baselines, in repeated artist-grouped, genre-stratified cross-validation.
 
 Usage:
     python bench/real_benchmark.py [--songs FOLDER] [--labels SOURCE ...] [--genre-names TSV] \
-        [--train-only SOURCE ...] [--mismatches FILE] [--folds 5] [--repeats 3] \
+        [--train-only SOURCE ...] [--mismatches FILE] [--crops 4] [--folds 5] [--repeats 3] \
         [--config mlp.json] [--workdir data/real_benchmark]
 
 For each label source it runs what a user runs: ``python -m dataset.extract SONGS --labels
-SOURCE --genre-names TSV --mismatches FILE`` (SongCSV.csv under --workdir), then preprocess's
-cleaning (songs labelled by a --train-only source train in every fold, except their test
-artists', and are never scored), then scores
+SOURCE --genre-names TSV --mismatches FILE --crops N`` (SongCSV.csv under --workdir), then
+preprocess's cleaning (songs labelled by a --train-only source, and the other songs' crops,
+train in every fold, except their test artists', and are never scored), then scores
 the MLP (train.py's defaults, or a --config JSON of GenreClassifier parameters) and the baselines
-(majority class, class-balanced logistic regression and HistGradientBoosting) on the same folds:
+(majority class, class-balanced logistic regression and HistGradientBoosting, which learn
+without the crops: they score lower with them) on the same folds:
 --folds folds stratified by genre and grouped by artist, once per fold seed 0..--repeats-1.
 Prints accuracy, macro-F1 and balanced accuracy as mean ± std over the folds, and the paired
 difference MLP - best baseline with its standard error (std of the per-fold differences /
@@ -46,6 +47,7 @@ CD1 = SHARED_DATA / "tagtraum" / "msd_tagtraum_cd1.cls"
 LASTFM_TAGS = SHARED_DATA / "lastfm_subset"
 TRAIN_ONLY = ("echonest-terms", "musicbrainz-tags")
 MLP_TITLE = "MLP"
+CROPS = 4  # extract --crops: chosen on select_mlp's inner folds (README, "Crops")
 
 
 class Run(NamedTuple):
@@ -63,11 +65,13 @@ DEFAULT_RUNS = (Run(f"{CD1},{LASTFM_TAGS},echonest-terms", str(TAGTRAUM_NAMES),
                 Run(f"{LASTFM_TAGS},echonest-terms", None, ("echonest-terms",)))
 
 
-def labelled_table(songs, run, mismatches, workdir):
-    """extract (to workdir/SongCSV.csv) with ``run``'s labels + preprocess's cleaning (songs of
-    its training-only label sources only ever train); (table, extract seconds)."""
+def labelled_table(songs, run, mismatches, workdir, crops=0, split=False):
+    """extract (to workdir/SongCSV.csv) with ``run``'s labels and ``crops`` crops per song +
+    preprocess's cleaning (songs of its training-only label sources, and crops, only ever
+    train; every row in the train split unless ``split``); (table, extract seconds)."""
     out = workdir / "SongCSV.csv"
-    command = [str(songs), "--labels", run.labels, "--out", str(out), "--quiet"]
+    command = [str(songs), "--labels", run.labels, "--out", str(out), "--quiet",
+               "--crops", str(crops)]
     if run.genre_names:
         command += ["--genre-names", run.genre_names]
     if mismatches:
@@ -76,7 +80,8 @@ def labelled_table(songs, run, mismatches, workdir):
     if extract.main(command) != 0:
         raise SystemExit(f"error: extract failed: python -m dataset.extract {' '.join(command)}")
     seconds = time.perf_counter() - started
-    return songtable.clean(songtable.read_csv(out), train_only=run.train_only), seconds
+    table = songtable.clean(songtable.read_csv(out), train_only=run.train_only, split=split)
+    return table, seconds
 
 
 def runs_of(labels, genre_names=None, train_only=TRAIN_ONLY):
@@ -101,14 +106,18 @@ def methods(mlp_parameters, seed=0):
 
 def compare(estimators, table, folds, repeats):
     """{title: per-fold scores} of each estimator on the same folds of all of ``table``'s rows
-    (train-only rows train in every fold but their test artists', and are never scored)."""
-    features, genres, artists = songtable.split_rows(table)
-    train_only = songtable.train_only_mask(table)
+    (train-only rows train in every fold but their test artists', and are never scored); the
+    songs' crops train the MLP only. The folds' test songs are the same for every estimator:
+    the folds are made of the scored songs alone."""
+    songs = table[~songtable.crop_mask(table)]
     results = {}
     for title, estimator in estimators.items():
+        rows = table if isinstance(estimator, GenreClassifier) else songs
+        features, genres, artists = songtable.split_rows(rows)
         started = time.perf_counter()
         results[title] = scoring.cross_validated(estimator, features, genres, artists, folds,
-                                                 seeds=range(repeats), train_only=train_only)
+                                                 seeds=range(repeats),
+                                                 train_only=songtable.train_only_mask(rows))
         print(f"  {title}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return results
 
@@ -137,13 +146,16 @@ def format_results(results):
 
 
 def describe(table):
-    train_only = songtable.train_only_mask(table)
-    scored = table[~train_only]
+    crops = songtable.crop_mask(table).to_numpy()
+    train_only = songtable.train_only_mask(table) & ~crops
+    scored = table[~train_only & ~crops]
     genres = scored[songtable.LABEL].value_counts()
     return (f"{len(scored)} songs, {len(genres)} genres ({genres.index[0]} "
             f"{genres.iloc[0] / len(scored):.0%}), {scored['artist_id'].nunique()} artists, "
             f"{len(songtable.feature_names_of(table))} features"
             + (f"; {train_only.sum()} more songs with training-only labels" if train_only.any()
+               else "")
+            + (f"; {crops.sum()} crops of the scored songs (the MLP's only)" if crops.any()
                else ""))
 
 
@@ -163,6 +175,9 @@ def parse_args(argv):
                         "scored (preprocess.py --train-only)")
     parser.add_argument("--mismatches", default=str(SHARED_DATA / "sid_mismatches.txt"),
                         help="tracks to leave out (extract --mismatches); '' for none")
+    parser.add_argument("--crops", type=int, default=CROPS,
+                        help="extract --crops: rows cut from each song that train the MLP "
+                        "(30 s windows; 0: none)")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds")
     parser.add_argument("--repeats", type=int, default=3, help="fold seeds 0..repeats-1")
     parser.add_argument("--config", help="JSON of GenreClassifier parameters for the MLP "
@@ -172,8 +187,9 @@ def parse_args(argv):
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for torch and scikit-learn")
     args = parser.parse_args(argv)
-    if args.folds < 2 or args.repeats < 1 or args.threads < 1:
-        parser.error("--folds must be at least 2, --repeats and --threads at least 1")
+    if args.folds < 2 or args.repeats < 1 or args.threads < 1 or args.crops < 0:
+        parser.error("--folds must be at least 2, --repeats and --threads at least 1, --crops "
+                     "at least 0")
     if not args.songs.is_dir():
         parser.error(f"--songs {args.songs}: no such folder (the real files are in "
                      "../shared/data; pass your own MSD folder)")
@@ -191,12 +207,13 @@ def main(argv=None):
     mismatches = args.mismatches or None
     print(f"songs: {args.songs}; mismatches left out: {mismatches or 'none'}; "
           f"{args.folds}-fold cross-validation x {args.repeats} fold seeds (stratified by genre, "
-          f"grouped by artist); MLP: {args.mlp or 'train.py defaults'}; torch "
+          f"grouped by artist); MLP: {args.mlp or 'train.py defaults'}, with {args.crops} "
+          "crops per song (extract --crops); torch "
           f"{torch.__version__}, {args.threads} CPU thread(s)")
     with threadpool_limits(limits=args.threads):
         for run in runs_of(args.labels, args.genre_names, args.train_only):
             table, seconds = labelled_table(args.songs, run, mismatches,
-                                            args.workdir / workdir_name(run))
+                                            args.workdir / workdir_name(run), args.crops)
             names = f" named by {run.genre_names}" if run.genre_names else ""
             print(f"\nlabels {run.labels}{names}: {describe(table)} (extract {seconds:.1f} s)")
             print(format_results(compare(methods(args.mlp), table, args.folds, args.repeats)))

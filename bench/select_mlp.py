@@ -73,7 +73,8 @@ def baseline_scores(datasets, args):
     """{source: {baseline: scores}}, computed once and kept in WORKDIR/baselines.json."""
     path = args.workdir / "baselines.json"
     settings = {"outer": args.folds, "inner": args.inner,
-                "runs": [list(run) for run in real_benchmark.runs_of(args.labels)]}
+                "runs": [list(run) for run in real_benchmark.runs_of(args.labels)],
+                "weak_songs_in_every_fold": True}
     if path.exists() and json.loads(path.read_text())["settings"] == settings:
         return json.loads(path.read_text())["scores"]
     found = {source: {name: inner_scores(scoring.baselines(0)[name], data, args.folds,
@@ -132,6 +133,8 @@ def parse_args(argv):
                         "real_benchmark's two runs)%(default).0s")
     parser.add_argument("--folds", type=int, default=5, help="outer folds (fold seed 0)")
     parser.add_argument("--inner", type=int, default=3, help="inner folds per outer fold")
+    parser.add_argument("--crops", type=int, default=real_benchmark.CROPS,
+                        help="extract --crops: rows cut from each song that train the MLP only")
     parser.add_argument("--sweep", metavar="CONFIG", nargs="?", const="",
                         help="instead of searching: the inner-CV scores of train.py's defaults "
                              "(or a JSON CONFIG of parameters) at each prior-correction share")
@@ -146,15 +149,17 @@ def main(argv=None):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     torch.set_num_threads(1)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    datasets = {}
+    datasets, song_datasets = {}, {}  # the MLP's rows; the baselines' (without crops)
     for run in real_benchmark.runs_of(args.labels):
         name = real_benchmark.workdir_name(run)
         table, _ = real_benchmark.labelled_table(
             real_benchmark.SHARED_DATA / "MillionSongSubset" / "data", run,
-            real_benchmark.SHARED_DATA / "sid_mismatches.txt", args.workdir / name)
-        datasets[name] = (*songtable.split_rows(table), songtable.train_only_mask(table))
+            real_benchmark.SHARED_DATA / "sid_mismatches.txt", args.workdir / name, args.crops)
+        for found, rows in ((datasets, table), (song_datasets,
+                                                table[~songtable.crop_mask(table)])):
+            found[name] = (*songtable.split_rows(rows), songtable.train_only_mask(rows))
     with threadpool_limits(limits=1):
-        baselines = baseline_scores(datasets, args)
+        baselines = baseline_scores(song_datasets, args)
     if args.sweep is not None:
         print_sweep(GenreClassifier(**(read_parameters(args.sweep) if args.sweep else {})),
                     datasets, baselines, args)

@@ -3,7 +3,7 @@
 Usage:
     python -m dataset.extract PATH [PATH ...] [--out data/SongCSV.csv] [--workers N]
                               [--no-segments] [--labels SOURCE[,SOURCE...]] [--resume] [--strict]
-                              [--mismatches sid_mismatches.txt]
+                              [--mismatches sid_mismatches.txt] [--crops N [--crop-seconds 30]]
                               [--format csv|parquet] [--engine local|dask] [--scheduler ADDRESS]
 
 PATH is any mix of folders (searched recursively for *.h5) and single .h5 files (single-track,
@@ -61,17 +61,18 @@ class ClusterError(Exception):
 
 
 def _extract_task(task):
-    """(part, rows, None) or (part, None, reason) for a songfiles.FilePart."""
-    part, segments, song_arrays = task
+    """(part, rows, None) or (part, None, reason) for a (songfiles.FilePart, reading), where
+    ``reading`` holds read_song_file's keyword arguments."""
+    part, reading = task
     try:
-        return part, read_song_file(part.path, segments, song_arrays, part.start, part.stop), None
+        return part, read_song_file(part.path, start=part.start, stop=part.stop, **reading), None
     except hdf5_getters.SongFileError as err:
         return part, None, first_line(err)
 
 
-def _extract_batch(parts, segments, song_arrays):
+def _extract_batch(parts, reading):
     """Pool or Dask task: _extract_task of each part of a batch."""
-    return [_extract_task((part, segments, song_arrays)) for part in parts]
+    return [_extract_task((part, reading)) for part in parts]
 
 
 def _batches(parts, size):
@@ -133,15 +134,14 @@ def _import_extra(module, option):
 
 @contextlib.contextmanager
 def local_engine(workers):
-    """A function (parts, segments, song_arrays) -> (part, rows, reason) per songfiles.FilePart
-    in order, read by a pool of ``workers`` processes (in this process when 1)."""
+    """A function (parts, reading) -> (part, rows, reason) per songfiles.FilePart in order (see
+    _extract_task), read by a pool of ``workers`` processes (in this process when 1)."""
     pool = None
 
-    def read_files(parts, segments, song_arrays):
+    def read_files(parts, reading):
         if pool is None:
-            return (_extract_task((part, segments, song_arrays)) for part in parts)
-        read_batch = functools.partial(_extract_batch, segments=segments,
-                                       song_arrays=song_arrays)
+            return (_extract_task((part, reading)) for part in parts)
+        read_batch = functools.partial(_extract_batch, reading=reading)
         return _pool_results(pool, read_batch, _batches(parts, POOL_BATCH_FILES),
                              POOL_TASKS_PER_WORKER * workers)
 
@@ -207,7 +207,7 @@ def dask_engine(workers, scheduler=None):
         yield functools.partial(_read_on_cluster, client)
 
 
-def _read_on_cluster(client, parts, segments, song_arrays):
+def _read_on_cluster(client, parts, reading):
     size = max(1, min(DASK_BATCH_FILES, math.ceil(len(parts) / (4 * _cluster_threads(client)))))
     batches = _batches(parts, size)
     in_flight = collections.deque()  # (batch, future) in submission order
@@ -219,7 +219,7 @@ def _read_on_cluster(client, parts, segments, song_arrays):
             # Workers may run elsewhere: they get absolute paths; results keep paths as given.
             in_flight.append((batch, client.submit(
                 _extract_batch, [part._replace(path=os.path.abspath(part.path))
-                                 for part in batch], segments, song_arrays, pure=False)))
+                                 for part in batch], reading, pure=False)))
         if not in_flight:
             return
         batch, future = in_flight.popleft()
@@ -240,9 +240,11 @@ def _cluster_threads(client):
 
 
 def extract(paths, out, workers, segments, label_source, resume=False, progress=True,
-            output_format="csv", engine="local", scheduler=None, excluded=frozenset()):
+            output_format="csv", engine="local", scheduler=None, excluded=frozenset(),
+            crops=features.NO_CROPS):
     """Stream every song of ``paths`` to ``out``, leaving out the track ids in ``excluded``;
-    returns a summary dict. See module docstring.
+    returns a summary dict. See module docstring. With ``crops`` (features.Crops), each song's
+    row is followed by its crops' rows, numbered in a CROP column, labelled as the song.
 
     A big aggregate or summary file is read, written and journalled in parts (songfiles.FilePart),
     named FILE[START:STOP] in the journal and in ``summary["failed"]``.
@@ -250,8 +252,10 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
     file or part, leaving OUT.partial as --resume needs it.
     """
     files = find_song_files(paths)
-    header = list(features.columns(segments)) + list(labels.LABEL_COLUMNS)
-    summary = {"files": len(files), "rows": 0, "failed": [], "excluded": 0}
+    header = (list(features.columns(segments)) + ([features.CROP] if crops.count else [])
+              + list(labels.LABEL_COLUMNS))
+    reading = {"segments": segments, "song_arrays": label_source.song_arrays, "crops": crops}
+    summary = {"files": len(files), "rows": 0, "crops": 0, "failed": [], "excluded": 0}
     started = time.perf_counter()
     # (part, rows) read but not yet labelled and written: as many rows as the label source
     # likes to be asked at once (one file's for local sources, which keeps every row read).
@@ -271,7 +275,7 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
                    dynamic_ncols=True, bar_format=SHARES_OF_FILES if in_parts else None)
         failed_files = set()
         try:
-            for part, rows, reason in read_files(todo, segments, label_source.song_arrays):
+            for part, rows, reason in read_files(todo, reading):
                 interrupts.check()
                 bar.update(part.share)
                 if reason is not None:
@@ -284,9 +288,10 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
                 pending.append((str(part), kept))
                 pending_rows += len(kept)
                 if label_source.batch_size is None or pending_rows >= label_source.batch_size:
-                    summary["rows"] += _label_and_write(pending, label_source, output)
+                    _count_written(summary, _label_and_write(pending, label_source, output,
+                                                             crops))
                     pending, pending_rows = [], 0
-            summary["rows"] += _label_and_write(pending, label_source, output)
+            _count_written(summary, _label_and_write(pending, label_source, output, crops))
             interrupts.check()  # the last moment at which OUT is not yet complete
         except BaseException:
             output.close()
@@ -299,16 +304,27 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
     return summary
 
 
-def _label_and_write(pending, label_source, output):
+def _label_and_write(pending, label_source, output, crops):
+    """Label and write the songs of ``pending`` (and their crops' rows, which share the song's
+    label, when ``crops``); (songs, crop rows) written."""
     rows = [row for _, file_rows in pending for row in file_rows]
     size = label_source.batch_size or max(len(rows), 1)
     for start in range(0, len(rows), size):
         chunk = rows[start:start + size]
         for row, label in zip(chunk, label_source.label(chunk), strict=True):
             row.update(label)
+    if crops.count:
+        pending = [(part, [out for row in file_rows for out in features.crop_rows(row)])
+                   for part, file_rows in pending]
     if pending:
         output.write_files(pending)
-    return len(rows)
+    return len(rows), sum(len(file_rows) for _, file_rows in pending) - len(rows)
+
+
+def _count_written(summary, written):
+    songs, crops = written
+    summary["rows"] += songs
+    summary["crops"] += crops
 
 
 def parse_args(argv):
@@ -341,11 +357,22 @@ def parse_args(argv):
                              "whose audio analysis is of another recording than their metadata "
                              "(and so than their labels) (default: keep every track)"
                              "%(default).0s")
+    parser.add_argument("--crops", type=int, default=0, metavar="N",
+                        help="after each song's row, N rows of its segment features over N "
+                             "windows of --crop-seconds spread evenly over the song (CROP "
+                             "column 1..N; the song's own row 0): extra training rows, which "
+                             "preprocess keeps in the train split only")
+    parser.add_argument("--crop-seconds", type=float, default=30.0, metavar="S",
+                        help="length of each crop's window; songs no longer get no crops")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     labels.add_arguments(parser)
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")
+    if args.crops < 0 or not args.crop_seconds > 0:
+        parser.error("--crops must be at least 0 and --crop-seconds above 0")
+    if args.crops and not args.segments:
+        parser.error("--crops needs the segment arrays (drop --no-segments)")
     if args.scheduler and args.engine != "dask":
         parser.error("--scheduler needs --engine dask")
     if args.out == DEFAULT_OUT:
@@ -362,7 +389,8 @@ def main(argv=None):
                 summary = extract(args.paths, args.out, args.workers, args.segments,
                                   label_source, resume=args.resume, progress=not args.quiet,
                                   output_format=args.output_format, engine=args.engine,
-                                  scheduler=args.scheduler, excluded=excluded)
+                                  scheduler=args.scheduler, excluded=excluded,
+                                  crops=features.Crops(args.crops, args.crop_seconds))
                 label_summary = label_source.summary()
     except (InputError, writers.OutputError, labels.LabelError) as err:
         print(f"error: {err}", file=sys.stderr)
@@ -389,7 +417,9 @@ def main(argv=None):
             else f"{(summary['files'] - summary['resumed']) / seconds:.0f} files/s")
     print(f"read {read} of {summary['files']} files"
           + (f" ({summary['resumed']} done before --resume)" if summary["resumed"] else "")
-          + f", wrote {summary['rows']} rows to {args.out} in {summary['seconds']:.1f} s "
+          + f", wrote {summary['rows']} rows"
+          + (f" and {summary['crops']} crops' rows" if args.crops else "")
+          + f" to {args.out} in {summary['seconds']:.1f} s "
           f"({rate})"
           + (f"; left out {summary['excluded']} mismatched tracks (--mismatches)"
              if args.mismatches else ""))

@@ -7,6 +7,8 @@ Usage:
     features.FAMILIES["timbre_covariance"]             # the columns of one segment family
     features.family_of("timbre_cov_0_1")               # -> "timbre_covariance"
     features.columns(families=["timbre_stats"])        # identity, song-level and chosen families
+    rows = features.file_features(h5, crops=features.Crops(4, 30.0))
+    song_and_crops = features.crop_rows(row)           # a row with "crops": it, then a row each
 
 ``song_features`` is the only place a feature is computed. Missing values are ``None`` (year 0,
 empty strings) or NaN (unknown floats, statistics a song has too few segments, beats or sections
@@ -19,6 +21,7 @@ numpy computes them by default. Timbre is the Echo Nest's 12 MFCC-like dimension
 """
 import functools
 import math
+import typing
 
 import numpy as np
 
@@ -46,6 +49,25 @@ PAIRS = tuple((i, j) for i in range(DIMENSIONS) for j in range(i + 1, DIMENSIONS
 LAG = 8  # segments between the timbres compared by timbre_lag_deltas
 BLOCKS = 8  # parts of the song compared by timbre_block_contrast
 SONG_TABLE_BLOCK = 10_000  # song-table rows read at once (a summary file's: 55 MB)
+CROP = "crop"  # the column numbering a song's crops from 1 (0: the song itself)
+CROPS = "crops"  # the key of a row's crops until crop_rows makes rows of them
+
+
+class Crops(typing.NamedTuple):
+    """``count`` windows of ``seconds`` each cut from every song, spread evenly over it; none
+    from a song no longer than one window."""
+    count: int = 0
+    seconds: float = 30.0
+
+    def starts(self, duration):
+        """The windows' start times (s) in a song of ``duration`` seconds."""
+        if not self.count or not duration > self.seconds:
+            return []
+        free = duration - self.seconds
+        return [free * (number + 0.5) / self.count for number in range(self.count)]
+
+
+NO_CROPS = Crops()
 
 
 def _per_dimension(*stems):
@@ -212,8 +234,9 @@ def song_features(h5, songidx=0, segments=True):
     return next(_block_features(h5, tables, 1, segments))
 
 
-def file_features(h5, segments=True, start=0, stop=None):
-    """Features of songs ``start`` to ``stop`` - 1 (to the last when None) of an open file.
+def file_features(h5, segments=True, start=0, stop=None, crops=NO_CROPS):
+    """Features of songs ``start`` to ``stop`` - 1 (to the last when None) of an open file;
+    with ``crops``, each row's CROPS key holds its crops' segment columns (see ``crop_rows``).
 
     Aggregate and summary files hold up to a million songs: the song tables are read
     SONG_TABLE_BLOCK rows at a time (a million rows of the metadata table alone are 5 GB), and
@@ -227,7 +250,7 @@ def file_features(h5, segments=True, start=0, stop=None):
         # file one more dataset to open).
         tables = _song_tables(h5, first, last + 1)
         yield from _block_features(h5, tables, min(len(tables["metadata"]), last - first),
-                                   segments)
+                                   segments, crops)
         if len(tables["metadata"]) <= last - first:
             return
         first = last
@@ -250,14 +273,18 @@ def _song_tables(h5, start, stop):
     return tables
 
 
-def _block_features(h5, tables, count, segments):
+def _block_features(h5, tables, count, segments, crops=NO_CROPS):
     """The features of the first ``count`` songs of ``tables``, one dict per song."""
     values = {name: _column(tables[group][name][:count], name in IDENTITY_COLUMNS)
               for name, group in _GROUP_OF.items()}
     for row, song in enumerate(zip(*values.values())):
         features = dict(zip(values, song))
         if segments:
-            features.update(segment_features(h5, tables, row, features["duration"]))
+            song = _Song(h5, tables, row, features["duration"])
+            features.update(segment_features(song))
+            if crops.count:
+                features[CROPS] = [segment_features(_Window(song, start, crops.seconds))
+                                   for start in crops.starts(features["duration"])]
         yield features
 
 
@@ -269,9 +296,16 @@ def _column(values, identity):
     return [value or None for value in values] if identity else values
 
 
-def segment_features(h5, tables, row, duration):
-    """The segment families' columns of the song at ``row`` of ``tables``, as a dict."""
-    song = _Song(h5, tables, row, duration)
+def crop_rows(row):
+    """``row`` (numbered crop 0) and a row for each of its CROPS (numbered from 1): the song's
+    columns but the segment families'. The CROPS key is removed from ``row``."""
+    crops = row.pop(CROPS, [])
+    row[CROP] = 0
+    return [row] + [{**row, **crop, CROP: number} for number, crop in enumerate(crops, 1)]
+
+
+def segment_features(song):
+    """The segment families' columns of a _Song (or a _Window of one), as a dict."""
     values = np.concatenate([np.asarray(compute(song), dtype=np.float64)
                              for _, compute in _FAMILY_DEFINITIONS.values()])
     # One conversion to Python floats, what the CSV and Parquet writers expect.
@@ -335,3 +369,24 @@ class _Song:
     def pitch_mean(self):
         return self.pitches.mean(axis=0)
 
+
+class _Window(_Song):
+    """``seconds`` of a song from ``start``: the rows of each of its arrays whose event (segment,
+    beat, bar, tatum, section) starts in the window; its duration is the window's."""
+
+    def __init__(self, song, start, seconds):
+        self.song = song
+        self.start = start
+        self.stop = start + seconds
+        self.duration = seconds
+        self._arrays = {}
+
+    def array(self, name):
+        if name not in self._arrays:
+            times = self.song.array(name.split("_")[0] + "_start")
+            inside = (times >= self.start) & (times < self.stop)
+            self._arrays[name] = self.song.array(name)[inside]
+        return self._arrays[name]
+
+    def length(self, name):
+        return len(self.array(name))

@@ -103,16 +103,18 @@ def _count_songs(path):
         return 1
 
 
-def read_song_file(path, segments=True, song_arrays=(), start=0, stop=None):
+def read_song_file(path, segments=True, song_arrays=(), start=0, stop=None,
+                   crops=features.NO_CROPS):
     """One feature dict per song ``start`` to ``stop`` - 1 (every song by default) of the file at
-    ``path``; raises SongFileError for a bad file.
+    ``path``, with its ``crops`` (features.Crops) under features.CROPS; raises SongFileError
+    for a bad file.
 
     Each dict also holds the song's part of each array named in ``song_arrays`` (as a list, empty
     when the file has no such array, as a summary file), for label sources that need them.
     """
     try:
         with hdf5_getters.open_h5_file_read(path) as h5:
-            rows = list(features.file_features(h5, segments, start, stop))
+            rows = list(features.file_features(h5, segments, start, stop, crops))
             if song_arrays:
                 for name, parts in hdf5_getters.song_array_parts(h5, song_arrays, start,
                                                                  stop).items():

@@ -277,3 +277,35 @@ def test_artist_tags_label_generated_files_and_are_not_written(tmp_path):
         ("reggae", "echonest-terms", "reggae:100;dub:50"),
         ("country", "musicbrainz-tags", "bluegrass:100")]
     assert list(rows[0]) == list(features.columns()) + list(labels.LABEL_COLUMNS)
+
+
+def test_crops_follow_their_song_with_its_label(shared_data, tmp_path, capsys):
+    subset = real_subset(shared_data, tmp_path / "MillionSongSubset")
+    cd1 = shared_data / "tagtraum" / "msd_tagtraum_cd1.cls"
+    outputs = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"SongCSV{workers}.csv"
+        assert extract.main([str(subset / "data"), "--out", str(out), "--workers", workers,
+                             "--quiet", "--labels", str(cd1), "--crops", "2",
+                             "--crop-seconds", "20"]) == 0
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1]
+    assert "wrote 5 rows and 10 crops' rows" in capsys.readouterr().out
+    rows = read_csv(out)
+    assert [row["crop"] for row in rows] == ["0", "1", "2"] * 5
+    assert [row["track_id"] for row in rows[::3]] == UNTOUCHED
+    for first in range(0, 15, 3):
+        song, crops = rows[first], rows[first + 1:first + 3]
+        for crop in crops:
+            assert crop["track_id"] == song["track_id"] and crop["tempo"] == song["tempo"]
+            assert (crop["genre"], crop["genre_source"]) == (song["genre"], song["genre_source"])
+            assert crop["timbre_mean_0"] != song["timbre_mean_0"]
+    assert rows[0]["genre"] == "Pop_Rock"  # Soul Deep, in tagtraum CD1
+
+
+@pytest.mark.parametrize("options", [["--crops", "-1"], ["--crop-seconds", "0"],
+                                     ["--crops", "2", "--no-segments"]])
+def test_bad_crop_options_are_refused(tmp_path, capsys, options):
+    with pytest.raises(SystemExit) as exited:
+        extract.main([str(tmp_path), "--quiet", *options])
+    assert exited.value.code == 2 and "--crop" in capsys.readouterr().err

@@ -210,3 +210,53 @@ def test_a_song_without_beats_or_sections(tmp_path):
     assert row["beats_per_second"] == row["sections_per_second"] == 0.0
     for family in features.FAMILIES:
         assert filled(row, family), family
+
+
+# --- crops: the segment families over windows of a song ---
+
+def window(song, start, seconds):
+    """A song's arrays cut, with numpy, to the segments and events that start in the window."""
+    cut = {"duration": seconds}
+    for name, times in (("segments_timbre", "segments_start"),
+                        ("segments_pitches", "segments_start"),
+                        ("segments_loudness_max", "segments_start"),
+                        ("segments_loudness_start", "segments_start"),
+                        *((name, name) for name in ("segments_start", "beats_start",
+                                                    "bars_start", "tatums_start",
+                                                    "sections_start"))):
+        inside = (song[times] >= start) & (song[times] < start + seconds)
+        cut[name] = song[name][inside]
+    return cut
+
+
+def test_crops_match_numpy_on_windows_of_real_songs():
+    if not (SHARED_DATA / "README.md").exists():
+        pytest.skip(f"real MSD data not found at {SHARED_DATA} "
+                    "(present in CI, absent in a fresh clone)")
+    path = SHARED_DATA / "MillionSongSubset" / "data" / "A" / "A" / "A" / f"{UNTOUCHED[0]}.h5"
+    with hdf5_getters.open_h5_file_read(path) as h5:
+        song_row = next(features.file_features(h5, crops=features.Crops(3, 30.0)))
+        plain = features.song_features(h5)
+    rows = features.crop_rows(song_row)
+    song = song_arrays(path)
+    assert [row["crop"] for row in rows] == [0, 1, 2, 3]
+    assert all(same(rows[0][name], plain[name]) for name in plain)  # the song's own row
+    starts = [(song["duration"] - 30.0) * (number + 0.5) / 3 for number in range(3)]
+    assert starts[0] > 0 and starts[-1] + 30.0 < song["duration"]  # spread over the song
+    for row, start in zip(rows[1:], starts, strict=True):
+        for values in expected(window(song, start, 30.0)).values():
+            for column, value in values.items():
+                assert row[column] == pytest.approx(value, rel=1e-9, abs=1e-9), (start, column)
+        assert row["timbre_mean_0"] != plain["timbre_mean_0"]
+        for name in features.IDENTITY_COLUMNS + features.SONG_LEVEL_COLUMNS:
+            assert same(row[name], plain[name]), name
+
+
+def test_a_song_no_longer_than_a_crop_gets_none(tmp_path):
+    path = tmp_path / "short.h5"
+    write_song_file(path, [make_song("TRFEA000000000000", duration=30.0, segments=40),
+                           make_song("TRFEA000000000001", seed=1, duration=31.0, segments=40)])
+    with hdf5_getters.open_h5_file_read(path) as h5:
+        rows = [features.crop_rows(row)
+                for row in features.file_features(h5, crops=features.Crops(2, 30.0))]
+    assert [[row["crop"] for row in song] for song in rows] == [[0], [0, 1, 2]]

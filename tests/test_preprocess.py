@@ -190,3 +190,66 @@ def test_train_only_songs_do_not_count_for_min_per_genre():
     table = songtable.clean(pd.concat([raw, extra], ignore_index=True),
                             train_only=["echonest-terms"])
     assert "Polka" not in set(table["genre"])
+
+
+def with_crops(raw, count=2):
+    """``raw``'s songs, each followed by ``count`` crops (extract --crops): the song's columns,
+    another timbre."""
+    rows = []
+    for _, song in raw.iterrows():
+        rows.append(song.to_dict() | {"crop": 0})
+        rows += [song.to_dict() | {"crop": number,
+                                   "timbre_mean_0": song["timbre_mean_0"] + 0.1 * number}
+                 for number in range(1, count + 1)]
+    return pd.DataFrame(rows)
+
+
+def test_crops_only_train_with_their_song_and_never_reach_val_or_test():
+    raw = synthetic_songcsv(n_songs=300)
+    notes = []
+    table = songtable.clean(with_crops(raw), notes=notes)
+    crops = songtable.crop_mask(table).to_numpy()
+    train_only = songtable.train_only_mask(table)
+    assert crops.any() and (train_only == crops).all()
+    assert "crop" not in songtable.feature_names_of(table)
+    # The songs split as they do without crops; each train song keeps its 2 crops, the
+    # others lose theirs.
+    songs = table[~crops]
+    assert songs.drop(columns=["crop", "train_only"]).reset_index(drop=True).equals(
+        songtable.clean(raw))
+    train_songs = set(songs.loc[songs["split"] == "train", "track_id"])
+    assert set(table.loc[crops, "split"]) == {"train"}
+    assert table.loc[crops, "track_id"].value_counts().to_dict() == dict.fromkeys(train_songs, 2)
+    assert any(f"{2 * len(train_songs)} crops of songs added to the train split" in note
+               for note in notes)
+    # Cross-validation: a fold's test songs never have a crop among its training rows.
+    _, genres, artists = songtable.split_rows(table)
+    for train, test in songtable.fold_rows(genres, artists, train_only, 3, seed=0):
+        assert not crops[test].any() and crops[train].any()
+        assert not set(table["track_id"].iloc[test]) & set(table["track_id"].iloc[train])
+
+
+def test_crops_are_no_duplicates_and_no_songs_for_min_per_genre():
+    raw = synthetic_songcsv(n_songs=300)
+    polka = raw.iloc[:4].assign(genre="Polka", track_id=[f"TRX{i}" for i in range(4)],
+                                song_id=[f"SOX{i}" for i in range(4)])
+    doubled = pd.concat([raw, polka, raw.iloc[:1]], ignore_index=True)  # one song twice
+    notes = []
+    table = songtable.clean(with_crops(doubled, count=3), min_per_genre=10, notes=notes)
+    assert "Polka" not in set(table["genre"])  # 4 songs + 12 crops are still 4 songs
+    assert "dropped 1 duplicate songs (same track_id)" in notes
+    counts = table.loc[songtable.crop_mask(table), "track_id"].value_counts()
+    assert set(counts) == {3}
+
+
+def test_crops_of_songs_with_training_only_labels_are_dropped():
+    raw = synthetic_songcsv(n_songs=300)
+    weak = raw.index % 4 == 0
+    raw.loc[weak, "genre_source"] = "echonest-terms"
+    notes = []
+    table = songtable.clean(with_crops(raw), train_only=["echonest-*"], notes=notes)
+    crops = songtable.crop_mask(table)
+    weak_songs = set(raw.loc[weak, "track_id"])
+    assert crops.any() and not weak_songs & set(table.loc[crops, "track_id"])
+    assert weak_songs & set(table.loc[~crops, "track_id"])  # the songs themselves still train
+    assert f"dropped {2 * weak.sum()} crops of songs with training-only labels" in notes

@@ -81,3 +81,24 @@ def test_selection_never_scores_an_outer_test_row():
     assert select_mlp.margin({"accuracy": 0.6, "macro_f1": 0.3},
                              {"lr": {"accuracy": 0.5, "macro_f1": 0.35},
                               "hgb": {"accuracy": 0.55, "macro_f1": 0.2}}) == pytest.approx(-0.05)
+
+
+
+def test_crops_train_the_mlp_only_on_the_same_test_songs(tmp_path):
+    generate_sample(tmp_path / "sample", songs_per_genre=12, seed=1)
+    table, _ = real_benchmark.labelled_table(
+        tmp_path / "sample" / "data", real_benchmark.Run(
+            str(tmp_path / "sample" / "sample_genres.cls")), None, tmp_path / "work", crops=2)
+    crops = songtable.crop_mask(table).to_numpy()
+    songs = table[~crops].reset_index(drop=True)
+    # No split of its own (the folds are the split): every song keeps its crops.
+    assert crops.sum() == 2 * len(songs) and set(table["split"]) == {"train"}
+
+    def methods():
+        return {"MLP": real_benchmark.GenreClassifier(epochs=3, hidden=(8,), ensemble=1),
+                "lr": real_benchmark.scoring.baselines()["logistic_regression"]}
+
+    with_crops = real_benchmark.compare(methods(), table, 2, 1)
+    without = real_benchmark.compare(methods(), songs, 2, 1)
+    assert with_crops["lr"] == without["lr"]  # the same test songs, no crop in its training
+    assert with_crops["MLP"] != without["MLP"]  # the MLP learns from the crops
