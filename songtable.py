@@ -159,7 +159,7 @@ def clean(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed=0, i
         columns.insert(2, weak.rename(TRAIN_ONLY))
     table = pd.concat(columns, axis=1).reset_index(drop=True)
     if train_only or crops.any():
-        table = _drop_train_only_of_held_out_artists(table, notes)
+        table = _drop_train_only_of_held_out_artists(table, bool(train_only), notes)
     return _drop_genres_missing_from_train(table, notes)
 
 
@@ -359,15 +359,16 @@ def _drop_crops_of_train_only_songs(df, weak, notes):
     return df[~drop]
 
 
-def _drop_train_only_of_held_out_artists(table, notes):
+def _drop_train_only_of_held_out_artists(table, weak_sources, notes):
     # An artist-level label of a val or test artist's song would teach the model that artist;
     # a crop of a val or test song, that song.
     groups = artist_groups(table)
     held_out = set(groups[table[SPLIT].to_numpy() != "train"])
     drop = table[TRAIN_ONLY].to_numpy() & np.isin(groups, list(held_out))
     crops = crop_mask(table).to_numpy()
-    for name, rows in (("train-only songs (weaker labels)", ~crops), ("crops of songs", crops)):
-        if (table[TRAIN_ONLY].to_numpy() & rows).any():
+    for name, rows, told in (("train-only songs (weaker labels)", ~crops, weak_sources),
+                             ("crops of songs", crops, crops.any())):
+        if told:
             kept = int((table[TRAIN_ONLY].to_numpy() & rows & ~drop).sum())
             notes.append(f"{kept} {name} added to the train split; {(drop & rows).sum()} "
                          "dropped, their artists being in val or test")

@@ -111,7 +111,9 @@ def main(argv=None):
         features, genres, artists = songtable.split_rows(table, "train")
         val_features, val_genres, _ = songtable.split_rows(table, "val")
         eval_set = (val_features, val_genres) if len(val_genres) else None
-        train_only = songtable.train_only_mask(table[table[songtable.SPLIT] == "train"])
+        train_rows = table[table[songtable.SPLIT] == "train"]
+        train_only = songtable.train_only_mask(train_rows)
+        with_crops = songtable.crop_mask(train_rows).any()
         with interrupts.stop_on_interrupt():
             classifier.fit(features, genres, groups=artists, eval_set=eval_set,
                            train_only=train_only)
@@ -129,7 +131,8 @@ def main(argv=None):
           f"{', '.join(map(str, metrics['best_epochs']))} of {metrics['epochs_run']} run: "
           f"val accuracy {metrics['val_accuracy']:.3f}, macro-F1 {metrics['val_macro_f1']:.3f}; "
           f"{metrics['train_seconds']:.1f} s on {metrics['device']} ({metrics['n_train']} "
-          f"train / {metrics['n_val']} val songs, {len(classifier.classes_)} genres, "
+          f"train {'rows: songs and crops' if with_crops else 'songs'} / {metrics['n_val']} val "
+          f"songs, {len(classifier.classes_)} genres, "
           f"{classifier.n_features_in_} features)")
     print(f"wrote {out / 'model.pt'}, {out / 'history.csv'}, {out / 'learning_curve.png'}")
     return 0

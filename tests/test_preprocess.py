@@ -253,3 +253,18 @@ def test_crops_of_songs_with_training_only_labels_are_dropped():
     assert crops.any() and not weak_songs & set(table.loc[crops, "track_id"])
     assert weak_songs & set(table.loc[~crops, "track_id"])  # the songs themselves still train
     assert f"dropped {2 * weak.sum()} crops of songs with training-only labels" in notes
+
+
+def test_cli_counts_songs_and_crops_apart(tmp_path, capsys):
+    source, output = tmp_path / "SongCSV.csv", tmp_path / "pre.csv"
+    with_crops(synthetic_songcsv()).to_csv(source, index=False)
+    assert preprocess.main(["--input", str(source), "--output", str(output)]) == 0
+    printed = capsys.readouterr().out
+    written = songtable.read_table(output)
+    crops = songtable.crop_mask(written)
+    train = (written.loc[~crops, "split"] == "train").sum()
+    assert f"kept 300 songs and {2 * train} crops," in printed
+    assert f"{2 * train} crops of songs added to the train split" in printed
+    # The split table counts songs: its train column sums to the train songs, not their crops.
+    counts = songtable.split_counts(written)
+    assert counts.loc["all", "train"] == train and counts.loc["all", "all"] == 300
