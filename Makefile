@@ -9,7 +9,8 @@
 # dataset/tagtraum_genre_names.tsv to label by tags in tagtraum CD1's genres after a CD1 .cls
 # file), TRAIN_ONLY (label sources whose songs only train), MISMATCHES (the
 # dataset's list of song-track mismatches, whose tracks extract leaves out; downloaded when
-# missing; empty: keep every track), RUN (run folder), WORKERS.
+# missing; empty: keep every track), CROPS (extract --crops: training rows cut from each song;
+# 0: none), RUN (run folder), WORKERS.
 PYTHON  := .venv/bin/python
 DATA    ?= data
 SONGS   ?= $(DATA)/MillionSongSubset/data
@@ -17,6 +18,7 @@ LABELS  ?= $(DATA)/lastfm_subset,echonest-terms
 GENRE_NAMES ?=
 TRAIN_ONLY ?= echonest-terms musicbrainz-tags
 MISMATCHES ?= $(DATA)/sid_mismatches.txt
+CROPS   ?= 4
 RUN     ?= runs/main
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 SEED    ?= 0
@@ -51,7 +53,8 @@ $(DATA)/SongCSV.csv: $(SONGS) $(shell find $(SONGS) -type d 2>/dev/null) $(LABEL
 		$(MISMATCHES)
 	$(PYTHON) -m dataset.extract $(SONGS) --labels $(LABELS) \
 		$(if $(GENRE_NAMES),--genre-names $(GENRE_NAMES)) \
-		$(if $(MISMATCHES),--mismatches $(MISMATCHES)) --out $@ --workers $(WORKERS)
+		$(if $(MISMATCHES),--mismatches $(MISMATCHES)) --crops $(CROPS) --out $@ \
+		--workers $(WORKERS)
 
 $(DATA)/preprocessed_data.csv: $(DATA)/SongCSV.csv preprocess.py
 	$(PYTHON) preprocess.py --input $< --output $@ --seed $(SEED) \
@@ -65,7 +68,7 @@ $(RUN)/metrics.json: $(RUN)/model.pt $(DATA)/preprocessed_data.csv evaluate.py
 
 demo: setup
 	$(MAKE) pipeline DATA=data/demo SONGS=data/demo/data LABELS=data/demo/sample_genres.cls \
-		MISMATCHES= RUN=runs/demo
+		MISMATCHES= CROPS=0 RUN=runs/demo
 
 # The generated sample of make demo: dataset.sample writes the songs and their labels at once.
 data/demo/data:
