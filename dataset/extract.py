@@ -359,7 +359,7 @@ def parse_args(argv):
                              "%(default).0s")
     parser.add_argument("--crops", type=int, default=0, metavar="N",
                         help="after each song's row, N rows of its segment features over N "
-                             "windows of --crop-seconds spread evenly over the song (CROP "
+                             "windows of --crop-seconds spread evenly over the song (crop "
                              "column 1..N; the song's own row 0): extra training rows, which "
                              "preprocess keeps in the train split only")
     parser.add_argument("--crop-seconds", type=float, default=30.0, metavar="S",
