@@ -130,9 +130,10 @@ def clean(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed=0, i
         raise TableError(f"no {LABEL!r} column (columns: {summarise(map(str, df.columns))})")
     df = _drop_unlabelled(df, notes)
     df = _drop_duplicates(df, notes)
-    df = _drop_crops_of_train_only_songs(df, _train_only_mask(df, train_only), notes)
+    weak_labels = _train_only_mask(df, train_only)
+    df = _drop_crops_of_train_only_songs(df, weak_labels, notes)
     crops = crop_mask(df)
-    weak = _train_only_mask(df, train_only) | crops
+    weak = weak_labels[df.index] | crops
     df = _drop_rare_genres(df, weak, min_per_genre, notes)
     weak = weak[df.index]
     names, feature_notes = choose_features(df, include, exclude)

@@ -288,10 +288,9 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
                 pending.append((str(part), kept))
                 pending_rows += len(kept)
                 if label_source.batch_size is None or pending_rows >= label_source.batch_size:
-                    _count_written(summary, _label_and_write(pending, label_source, output,
-                                                             crops))
+                    _label_and_write(pending, label_source, output, crops, summary)
                     pending, pending_rows = [], 0
-            _count_written(summary, _label_and_write(pending, label_source, output, crops))
+            _label_and_write(pending, label_source, output, crops, summary)
             interrupts.check()  # the last moment at which OUT is not yet complete
         except BaseException:
             output.close()
@@ -304,9 +303,9 @@ def extract(paths, out, workers, segments, label_source, resume=False, progress=
     return summary
 
 
-def _label_and_write(pending, label_source, output, crops):
+def _label_and_write(pending, label_source, output, crops, summary):
     """Label and write the songs of ``pending`` (and their crops' rows, which share the song's
-    label, when ``crops``); (songs, crop rows) written."""
+    label, when ``crops``), counting them in ``summary``'s rows and crops."""
     rows = [row for _, file_rows in pending for row in file_rows]
     size = label_source.batch_size or max(len(rows), 1)
     for start in range(0, len(rows), size):
@@ -318,13 +317,8 @@ def _label_and_write(pending, label_source, output, crops):
                    for part, file_rows in pending]
     if pending:
         output.write_files(pending)
-    return len(rows), sum(len(file_rows) for _, file_rows in pending) - len(rows)
-
-
-def _count_written(summary, written):
-    songs, crops = written
-    summary["rows"] += songs
-    summary["crops"] += crops
+    summary["rows"] += len(rows)
+    summary["crops"] += sum(len(file_rows) for _, file_rows in pending) - len(rows)
 
 
 def parse_args(argv):
