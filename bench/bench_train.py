@@ -6,10 +6,11 @@ Usage:
 1. Seconds per epoch at batch size 32 and the seed's widths (128-64-32): GenreClassifier.fit
    (slices of in-memory tensors, its validation pass and metrics included) against the seed's
    loop (TensorDataset + DataLoader, Adam; also with fused Adam, to isolate the loop), median
-   over --timed-epochs.
+   over --rounds rounds of --timed-epochs each, the three loops taking turns.
 2. A whole default train.py run (to early stopping) against the seed's configuration (Adam,
    lr 0.01, batch 32, widths 128-64-32, --seed-epochs epochs, unweighted loss, last epoch
-   kept): wall time and test-split accuracy and macro-F1 of each.
+   kept), once per training seed 0 ... --whole-seeds - 1, taking turns: median wall time and
+   epochs, mean test-split accuracy and macro-F1 of each.
 3. With --songs N, 1. and a whole default run on N synthetic songs with as many features.
 
 Without --data it uses the real song files in ../shared/data labelled by tagtraum CD1 alone,
@@ -60,8 +61,8 @@ def seed_epoch(model, loader, optimizer, criterion):
         optimizer.step()
 
 
-def time_seed_epochs(train_x, train_y, n_classes, epochs, seed=0, fused=None):
-    """Seconds of each of ``epochs`` seed-style epochs, and the model they leave.
+def seed_loop(train_x, train_y, n_classes, seed=0, fused=None):
+    """The seed's model, loader, optimiser and loss: arguments of ``seed_epoch``.
 
     ``fused=True`` swaps in the fused Adam GenreClassifier uses, so only the loop differs.
     """
@@ -70,55 +71,85 @@ def time_seed_epochs(train_x, train_y, n_classes, epochs, seed=0, fused=None):
     loader = DataLoader(TensorDataset(train_x, train_y), batch_size=SEED_CONFIG["batch_size"],
                         shuffle=True)
     optimizer = torch.optim.Adam(model.parameters(), lr=SEED_CONFIG["lr"], fused=fused)
-    criterion = nn.CrossEntropyLoss()
+    return model, loader, optimizer, nn.CrossEntropyLoss()
+
+
+def time_seed_epochs(loop, epochs):
+    """Seconds of each of ``epochs`` seed-style epochs of ``loop`` (from ``seed_loop``)."""
     seconds = []
     for _ in range(epochs):
         started = time.perf_counter()
-        seed_epoch(model, loader, optimizer, criterion)
+        seed_epoch(*loop)
         seconds.append(time.perf_counter() - started)
-    return seconds, model.eval()
+    return seconds
 
 
-def epoch_speed(splits, n_classes, epochs):
+def epoch_speed(splits, n_classes, epochs, rounds):
     """Median s/epoch at batch 32, same widths: the seed loop as it was, the seed loop with
-    fused Adam, and GenreClassifier.fit (validation pass and metrics included)."""
+    fused Adam, and GenreClassifier.fit (validation pass and metrics included).
+
+    The three take turns, ``epochs`` each per round, so a machine that speeds up or slows down
+    during the run (a shared one does) weighs on all three alike.
+    """
     train_x, train_y = splits["train"][2:]
-    seed_seconds, _ = time_seed_epochs(train_x, train_y, n_classes, epochs)
-    fused_seconds, _ = time_seed_epochs(train_x, train_y, n_classes, epochs, fused=True)
+    loops = {"seed": seed_loop(train_x, train_y, n_classes),
+             "fused": seed_loop(train_x, train_y, n_classes, fused=True)}
     # One network learning as the seed's did; only the loop (and the validation pass) differ.
     classifier = GenreClassifier(optimizer="adam", lr=SEED_CONFIG["lr"], batch_size=32,
                                  hidden=SEED_CONFIG["hidden"], dropout=0.0, input_noise=0.0,
                                  epochs=epochs, patience=epochs + 1, ensemble=1, weight_decay=0.0,
                                  class_weight_power=0.0, prior_correction=0.0,
                                  label_smoothing=0.0, input_transform="standard", stop_on="loss")
-    classifier.fit(*splits["train"][:2], eval_set=splits["val"][:2])
-    return (statistics.median(seed_seconds), statistics.median(fused_seconds),
-            statistics.median(row["seconds"] for row in classifier.history_))
+    seconds = {"seed": [], "fused": [], "ours": []}
+    for _ in range(rounds):
+        for name, loop in loops.items():
+            seconds[name] += time_seed_epochs(loop, epochs)
+        classifier.fit(*splits["train"][:2], eval_set=splits["val"][:2])
+        seconds["ours"] += [row["seconds"] for row in classifier.history_]
+    return tuple(statistics.median(seconds[name]) for name in ("seed", "fused", "ours"))
 
 
-def print_epoch_speed(splits, n_classes, epochs):
-    seed_s, seed_fused_s, ours_s = epoch_speed(splits, n_classes, epochs)
+def print_epoch_speed(splits, n_classes, epochs, rounds):
+    seed_s, seed_fused_s, ours_s = epoch_speed(splits, n_classes, epochs, rounds)
     print(f"per epoch, batch 32, Adam lr 0.01: seed DataLoader loop {seed_s * 1000:.1f} ms "
           f"({seed_fused_s * 1000:.1f} ms with fused Adam), GenreClassifier.fit "
           f"{ours_s * 1000:.1f} ms incl. its validation pass: {seed_s / ours_s:.2f}x faster "
           f"({seed_fused_s / ours_s:.2f}x from the loop alone)", flush=True)
 
 
-def whole_runs(splits, classes, seed_epochs):
-    """Wall seconds and test scores: the default train.py run against the seed's configuration."""
+def default_run(splits, seed):
+    """Wall seconds, epochs and test scores of a default train.py run (training seed ``seed``)."""
     started = time.perf_counter()
-    classifier = GenreClassifier().fit(*splits["train"][:2], eval_set=splits["val"][:2])
-    test_x, test_y = splits["test"][:2]
-    ours = scoring.scores(test_y, classifier.predict(test_x))
-    ours.update(seconds=time.perf_counter() - started, epochs=classifier.metrics_["epochs_run"])
+    classifier = GenreClassifier(seed=seed).fit(*splits["train"][:2], eval_set=splits["val"][:2])
+    found = scoring.scores(splits["test"][1], classifier.predict(splits["test"][0]))
+    return {**found, "seconds": time.perf_counter() - started,
+            "epochs": classifier.metrics_["epochs_run"]}
 
+
+def seed_run(splits, n_classes, epochs, seed):
+    """The same for the seed's configuration: ``epochs`` epochs, the last one kept."""
     started = time.perf_counter()
-    _, model = time_seed_epochs(*splits["train"][2:], len(classes), seed_epochs)
+    loop = seed_loop(*splits["train"][2:], n_classes, seed=seed)
+    time_seed_epochs(loop, epochs)
     with torch.no_grad():
-        predicted = model(splits["test"][2]).argmax(dim=1).numpy()
-    seed = scoring.scores(splits["test"][3].numpy(), predicted)
-    seed.update(seconds=time.perf_counter() - started, epochs=seed_epochs)
-    return ours, seed
+        predicted = loop[0].eval()(splits["test"][2]).argmax(dim=1).numpy()
+    found = scoring.scores(splits["test"][3].numpy(), predicted)
+    return {**found, "seconds": time.perf_counter() - started, "epochs": epochs}
+
+
+def whole_runs(splits, classes, seed_epochs, seeds):
+    """The default train.py run against the seed's configuration, once per training seed in
+    ``seeds`` (taking turns): per configuration the median wall seconds and epochs and the mean
+    test scores over the seeds (one seed's macro-F1 on a small test split moves by a tenth)."""
+    runs = {"ours": [], "seed": []}
+    for seed in seeds:
+        runs["ours"].append(default_run(splits, seed))
+        runs["seed"].append(seed_run(splits, len(classes), seed_epochs, seed))
+    return [{**{key: statistics.median(run[key] for run in found)
+                for key in ("seconds", "epochs")},
+             **{key: statistics.mean(run[key] for run in found)
+                for key in ("accuracy", "macro_f1")}}
+            for found in (runs["ours"], runs["seed"])]
 
 
 def synthetic_table(n_songs, n_features, n_classes=10, seed=0):
@@ -142,10 +173,14 @@ def parse_args(argv):
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--data", help="a preprocessed table (default: the real benchmark's "
                         "tagtraum CD1 table)")
-    parser.add_argument("--timed-epochs", type=int, default=30,
-                        help="epochs timed per loop for the per-epoch comparison")
+    parser.add_argument("--timed-epochs", type=int, default=10,
+                        help="epochs timed per loop and round for the per-epoch comparison")
+    parser.add_argument("--rounds", type=int, default=6,
+                        help="rounds in which the loops take turns for the per-epoch comparison")
     parser.add_argument("--seed-epochs", type=int, default=SEED_CONFIG["epochs"],
                         help="epochs of the seed's whole run")
+    parser.add_argument("--whole-seeds", type=int, default=3,
+                        help="training seeds (0, 1, ...) of each whole run; they take turns")
     parser.add_argument("--songs", type=int, default=0,
                         help="also time a whole default run on this many synthetic songs")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (both loops)")
@@ -169,19 +204,21 @@ def main(argv=None):
     print(f"data: {args.data or 'real benchmark (tagtraum CD1)'}: {len(splits['train'][1])} "
           f"train songs, {n_features} features, {len(classes)} genres; "
           f"torch {torch.__version__}, {args.threads} CPU thread(s)")
-    print_epoch_speed(splits, len(classes), args.timed_epochs)
-    ours, seed = whole_runs(splits, classes, args.seed_epochs)
+    print_epoch_speed(splits, len(classes), args.timed_epochs, args.rounds)
+    ours, seed = whole_runs(splits, classes, args.seed_epochs, range(args.whole_seeds))
     for title, run in (("train.py defaults", ours), ("seed configuration", seed)):
-        print(f"{title:<20} {run['epochs']:5d} epochs {run['seconds']:8.1f} s   test accuracy "
+        print(f"{title:<20} {run['epochs']:5.0f} epochs {run['seconds']:8.1f} s   test accuracy "
               f"{run['accuracy']:.3f}  macro-F1 {run['macro_f1']:.3f}")
-    print(f"whole run: {seed['seconds'] / ours['seconds']:.1f}x less wall time, macro-F1 "
+    print(f"whole run (median time, mean scores over {args.whole_seeds} training seeds): "
+          f"{seed['seconds'] / ours['seconds']:.1f}x less wall time, macro-F1 "
           f"{ours['macro_f1'] - seed['macro_f1']:+.3f}")
     if args.songs:
         synthetic = synthetic_table(args.songs, n_features)
         synthetic_splits, synthetic_classes = prepared_splits(synthetic)
         print(f"{args.songs} synthetic songs ({len(synthetic_splits['train'][1])} train), "
               f"{n_features} features:", end=" ")
-        print_epoch_speed(synthetic_splits, len(synthetic_classes), args.timed_epochs)
+        print_epoch_speed(synthetic_splits, len(synthetic_classes), args.timed_epochs,
+                          args.rounds)
         started = time.perf_counter()
         classifier = GenreClassifier().fit(*songtable.split_rows(synthetic, "train")[:2],
                                            eval_set=songtable.split_rows(synthetic, "val")[:2])
