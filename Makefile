@@ -93,6 +93,7 @@ bench: setup
 	$(PYTHON) bench/bench_train.py --songs 10000
 	$(PYTHON) bench/real_benchmark.py --threads 2
 	$(PYTHON) bench/select_mlp.py --sweep
+	$(PYTHON) bench/learning_curve.py
 	$(PYTHON) bench/bench_features.py
 
 lint: setup

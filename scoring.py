@@ -76,23 +76,29 @@ def cross_validated(estimator, features, genres, artists, n_folds=5, seeds=(0,),
     """Per fold, the ``scores`` of ``estimator`` refitted on the other folds (a list of dicts).
 
     Folds are the project's (``songtable.fold_rows``: genre-stratified, artist-grouped), once
-    per seed in ``seeds``; rows marked ``train_only`` (weaker labels) are never scored. An
-    estimator whose fit takes ``groups`` and ``train_only`` (GenreClassifier) gets them too, so
-    it holds out whole artists, never weaker labels, for early stopping.
+    per seed in ``seeds``; rows marked ``train_only`` (weaker labels) are never scored.
     """
     train_only = np.zeros(len(genres), dtype=bool) if train_only is None else train_only
+    results = []
+    for seed in seeds:
+        results += scored_folds(estimator, features, genres, artists,
+                                list(songtable.fold_rows(genres, artists, train_only, n_folds,
+                                                         seed)), train_only)
+    return results
+
+
+def scored_folds(estimator, features, genres, artists, folds, train_only):
+    """Per (train rows, test rows) of ``folds``, the ``scores`` of ``estimator`` fitted on the
+    train rows and tested on the test rows. An estimator whose fit takes ``groups`` and
+    ``train_only`` (GenreClassifier) gets them too, so it holds out whole artists, never weaker
+    labels, for early stopping."""
     takes = inspect.signature(estimator.fit).parameters
     params = {name: value for name, value in (("groups", artists), ("train_only", train_only))
               if name in takes}
-    results = []
-    for seed in seeds:
-        found = cross_validate(estimator, features, genres, groups=artists,
-                               cv=list(songtable.fold_rows(genres, artists, train_only, n_folds,
-                                                           seed)), scoring=scorer,
-                               error_score="raise", params=params)
-        results += [{metric: found[f"test_{metric}"][fold] for metric in METRICS}
-                    for fold in range(n_folds)]
-    return results
+    found = cross_validate(estimator, features, genres, groups=artists, cv=folds,
+                           scoring=scorer, error_score="raise", params=params)
+    return [{metric: found[f"test_{metric}"][fold] for metric in METRICS}
+            for fold in range(len(folds))]
 
 
 def mean_scores(results):

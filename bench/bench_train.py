@@ -148,7 +148,8 @@ def whole_runs(splits, classes, seed_epochs, seeds):
     return [{**{key: statistics.median(run[key] for run in found)
                 for key in ("seconds", "epochs")},
              **{key: statistics.mean(run[key] for run in found)
-                for key in ("accuracy", "macro_f1")}}
+                for key in ("accuracy", "macro_f1")},
+             "macro_f1_per_seed": [run["macro_f1"] for run in found]}
             for found in (runs["ours"], runs["seed"])]
 
 
@@ -208,7 +209,8 @@ def main(argv=None):
     ours, seed = whole_runs(splits, classes, args.seed_epochs, range(args.whole_seeds))
     for title, run in (("train.py defaults", ours), ("seed configuration", seed)):
         print(f"{title:<20} {run['epochs']:5.0f} epochs {run['seconds']:8.1f} s   test accuracy "
-              f"{run['accuracy']:.3f}  macro-F1 {run['macro_f1']:.3f}")
+              f"{run['accuracy']:.3f}  macro-F1 {run['macro_f1']:.3f} (per seed "
+              f"{' '.join(f'{value:.3f}' for value in run['macro_f1_per_seed'])})")
     print(f"whole run (median time, mean scores over {args.whole_seeds} training seeds): "
           f"{seed['seconds'] / ours['seconds']:.1f}x less wall time, macro-F1 "
           f"{ours['macro_f1'] - seed['macro_f1']:+.3f}")

@@ -102,3 +102,40 @@ def test_crops_train_the_mlp_only_on_the_same_test_songs(tmp_path):
     without = real_benchmark.compare(methods(), songs, 2, 1)
     assert with_crops["lr"] == without["lr"]  # the same test songs, no crop in its training
     assert with_crops["MLP"] != without["MLP"]  # the MLP learns from the crops
+
+
+def test_learning_curve_keeps_a_share_of_each_folds_training_artists():
+    learning_curve = load_bench("learning_curve")
+    genres = np.array(["a", "b"] * 60)
+    artists = np.array([f"AR{i // 2}" for i in range(120)])
+    folds = list(songtable.fold_rows(genres, artists, np.zeros(120, dtype=bool), 3, 0))
+    cut = learning_curve.artist_shares(folds, artists, (0.25, 1.0), 0)
+    for (train, test), (quarter, quarter_test), (whole, whole_test) in zip(
+            folds, cut[0.25], cut[1.0], strict=True):
+        assert np.array_equal(test, quarter_test) and np.array_equal(test, whole_test)
+        assert np.array_equal(whole, train)
+        kept = set(artists[quarter])
+        assert len(kept) == round(0.25 * len(set(artists[train])))
+        # Whole artists: every training song of a kept artist stays.
+        assert set(quarter) == {row for row in train if artists[row] in kept}
+    # The same artists whatever else the table holds (the MLP's table adds crops).
+    doubled = np.concatenate([artists, artists])
+    folds_doubled = [(np.concatenate([train, train + 120]), test) for train, test in folds]
+    cut_doubled = learning_curve.artist_shares(folds_doubled, doubled, (0.25,), 0)
+    for (quarter, _), (quarter_doubled, _) in zip(cut[0.25], cut_doubled[0.25], strict=True):
+        assert set(artists[quarter]) == set(doubled[quarter_doubled])
+
+
+def test_learning_curve_at_the_whole_share_is_the_benchmarks_cross_validation(tmp_path):
+    learning_curve = load_bench("learning_curve")
+    generate_sample(tmp_path / "sample", songs_per_genre=12, seed=1)
+    table, _ = real_benchmark.labelled_table(
+        tmp_path / "sample" / "data", real_benchmark.Run(
+            str(tmp_path / "sample" / "sample_genres.cls")), None, tmp_path / "work")
+    regression = real_benchmark.scoring.baselines()["logistic_regression"]
+    found = learning_curve.curve(regression, table, (0.5, 1.0), 2, 0)
+    whole = real_benchmark.compare({"lr": regression}, table, 2, 1)["lr"]
+    assert found[1.0][1]["accuracy"] == pytest.approx(np.mean([f["accuracy"] for f in whole]))
+    assert found[0.5][0] < found[1.0][0]  # fewer training songs at half the artists
+    shown = learning_curve.format_curves({"lr": found}, (0.5, 1.0))
+    assert re.search(r"training artists +50% +100%\ntraining songs +\d+ +\d+", shown)

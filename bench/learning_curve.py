@@ -1,0 +1,133 @@
+"""How each method's test scores grow with the number of training songs, on the real
+benchmark's folds: does the MLP gain from more songs as the baselines do?
+
+Usage:
+    python bench/learning_curve.py [--shares 0.25 0.5 0.75 1] [--folds 5] [--fold-seed 0] \
+        [--labels SOURCE ...] [--crops 4] [--config mlp.json] [--threads 1]
+
+For each label source, the table of bench/real_benchmark.py (the same extract, cleaning, runs and
+defaults) is cut into its --folds folds (fold seed --fold-seed; stratified by genre, grouped by
+artist). In each fold every method learns from a random --shares share of the fold's training
+artists (with their songs, training-only songs and crops; the same artists for every method) and
+is scored on the fold's whole test rows, so only the amount of training data changes between
+the columns. Prints, per share, the mean training songs and each method's mean accuracy and
+macro-F1 over the folds.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from threadpoolctl import threadpool_limits
+
+# bench/ holds scripts; the project's modules live one folder up.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import real_benchmark  # noqa: E402
+import scoring  # noqa: E402
+import songtable  # noqa: E402
+from model import GenreClassifier, read_parameters  # noqa: E402
+
+SHARES = (0.25, 0.5, 0.75, 1.0)
+
+
+def artist_shares(folds, artists, shares, seed):
+    """{share: folds whose train rows keep a random ``share`` of their artists}. The artists kept
+    depend only on the fold and the share, so tables with the same songs (with or without their
+    crops) keep the same ones."""
+    found = {share: [] for share in shares}
+    for number, (train, test) in enumerate(folds):
+        order = np.random.default_rng([seed, number]).permutation(np.unique(artists[train]))
+        for share in shares:
+            kept = order[:max(1, round(share * len(order)))]
+            found[share].append((train[np.isin(artists[train], kept)], test))
+    return found
+
+
+def curve(estimator, rows, shares, n_folds, seed):
+    """{share: (mean training songs, mean scores over the folds)} of ``estimator`` on ``rows``."""
+    features, genres, artists = songtable.split_rows(rows)
+    train_only = songtable.train_only_mask(rows)
+    songs = ~songtable.crop_mask(rows).to_numpy()
+    folds = list(songtable.fold_rows(genres, artists, train_only, n_folds, seed))
+    found = {}
+    for share, cut in artist_shares(folds, artists, shares, seed).items():
+        results = scoring.scored_folds(estimator, features, genres, artists, cut, train_only)
+        found[share] = (np.mean([songs[train].sum() for train, _ in cut]),
+                        {metric: value[0] for metric, value in
+                         scoring.mean_scores(results).items()})
+    return found
+
+
+def format_curves(curves, shares):
+    songs = next(iter(curves.values()))
+    lines = [f"{'training artists':<24}" + "".join(f"{share:>8.0%}" for share in shares),
+             f"{'training songs':<24}" + "".join(f"{songs[share][0]:>8.0f}" for share in shares)]
+    for metric, name in (("accuracy", "accuracy"), ("macro_f1", "macro-F1")):
+        lines.append(name)
+        lines += [f"  {title:<22}" + "".join(f"{found[share][1][metric]:>8.3f}"
+                                            for share in shares)
+                  for title, found in curves.items()]
+    return "\n".join(lines)
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--shares", type=float, nargs="+", default=list(SHARES),
+                        help="shares of each fold's training artists to learn from")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds")
+    parser.add_argument("--fold-seed", type=int, default=0,
+                        help="seed of the folds and of the artists kept")
+    parser.add_argument("--labels", nargs="+",
+                        help="label sources, one curve each (default: bench/real_benchmark.py's "
+                        "two runs)%(default).0s")
+    parser.add_argument("--crops", type=int, default=real_benchmark.CROPS,
+                        help="extract --crops: rows cut from each song that train the MLP")
+    parser.add_argument("--config", help="JSON of GenreClassifier parameters for the MLP "
+                        "(default: train.py's defaults)")
+    parser.add_argument("--workdir", type=Path, default=Path("data/real_benchmark"),
+                        help="where the SongCSV.csv files go")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="CPU threads for torch and scikit-learn")
+    args = parser.parse_args(argv)
+    if not all(0 < share <= 1 for share in args.shares) or args.folds < 2 or args.crops < 0:
+        parser.error("--shares must be in (0, 1], --folds at least 2, --crops at least 0")
+    try:
+        args.mlp = read_parameters(args.config) if args.config else {}
+        GenreClassifier(**args.mlp).check_params()
+    except ValueError as err:
+        parser.error(str(err))
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    shares = sorted(args.shares)
+    songs = real_benchmark.SHARED_DATA / "MillionSongSubset" / "data"
+    print(f"{args.folds} folds (seed {args.fold_seed}); MLP: {args.mlp or 'train.py defaults'}, "
+          f"{args.crops} crops per song; torch {torch.__version__}, {args.threads} CPU thread(s)")
+    with threadpool_limits(limits=args.threads):
+        for run in real_benchmark.runs_of(args.labels):
+            table, _ = real_benchmark.labelled_table(
+                songs, run, real_benchmark.SHARED_DATA / "sid_mismatches.txt",
+                args.workdir / real_benchmark.workdir_name(run), args.crops)
+            print(f"\nlabels {run.labels}: {real_benchmark.describe(table)}")
+            song_rows = table[~songtable.crop_mask(table)]
+            curves = {}
+            for title, estimator in real_benchmark.methods(args.mlp).items():
+                if title == scoring.BASELINE_TITLES["majority"]:
+                    continue
+                started = time.perf_counter()
+                rows = table if isinstance(estimator, GenreClassifier) else song_rows
+                curves[title] = curve(estimator, rows, shares, args.folds, args.fold_seed)
+                print(f"  {title}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+            print(format_curves(curves, shares))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
