@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import real_benchmark  # noqa: E402
 import scoring  # noqa: E402
 import songtable  # noqa: E402
-from model import GenreClassifier, read_parameters  # noqa: E402
+from model import GenreClassifier  # noqa: E402
 
 SHARES = (0.25, 0.5, 0.75, 1.0)
 
@@ -84,22 +84,11 @@ def parse_args(argv):
     parser.add_argument("--labels", nargs="+",
                         help="label sources, one curve each (default: bench/real_benchmark.py's "
                         "two runs)%(default).0s")
-    parser.add_argument("--crops", type=int, default=real_benchmark.CROPS,
-                        help="extract --crops: rows cut from each song that train the MLP")
-    parser.add_argument("--config", help="JSON of GenreClassifier parameters for the MLP "
-                        "(default: train.py's defaults)")
-    parser.add_argument("--workdir", type=Path, default=Path("data/real_benchmark"),
-                        help="where the SongCSV.csv files go")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads for torch and scikit-learn")
+    real_benchmark.add_learning_options(parser)
     args = parser.parse_args(argv)
-    if not all(0 < share <= 1 for share in args.shares) or args.folds < 2 or args.crops < 0:
-        parser.error("--shares must be in (0, 1], --folds at least 2, --crops at least 0")
-    try:
-        args.mlp = read_parameters(args.config) if args.config else {}
-        GenreClassifier(**args.mlp).check_params()
-    except ValueError as err:
-        parser.error(str(err))
+    if not all(0 < share <= 1 for share in args.shares) or args.folds < 2:
+        parser.error("--shares must be in (0, 1], --folds at least 2")
+    real_benchmark.check_learning_options(parser, args)
     return args
 
 

@@ -175,30 +175,42 @@ def parse_args(argv):
                         "scored (preprocess.py --train-only)")
     parser.add_argument("--mismatches", default=str(SHARED_DATA / "sid_mismatches.txt"),
                         help="tracks to leave out (extract --mismatches); '' for none")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds")
+    parser.add_argument("--repeats", type=int, default=3, help="fold seeds 0..repeats-1")
+    add_learning_options(parser)
+    args = parser.parse_args(argv)
+    if args.folds < 2 or args.repeats < 1:
+        parser.error("--folds must be at least 2, --repeats at least 1")
+    if not args.songs.is_dir():
+        parser.error(f"--songs {args.songs}: no such folder (the real files are in "
+                     "../shared/data; pass your own MSD folder)")
+    check_learning_options(parser, args)
+    return args
+
+
+def add_learning_options(parser):
+    """--crops, --config, --workdir and --threads, as the real-data benchmarks take them."""
     parser.add_argument("--crops", type=int, default=CROPS,
                         help="extract --crops: rows cut from each song that train the MLP "
                         "(30 s windows; 0: none)")
-    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds")
-    parser.add_argument("--repeats", type=int, default=3, help="fold seeds 0..repeats-1")
     parser.add_argument("--config", help="JSON of GenreClassifier parameters for the MLP "
                         "(train.py --config format; default: train.py's defaults)")
     parser.add_argument("--workdir", type=Path, default=Path("data/real_benchmark"),
                         help="where the SongCSV.csv files go")
     parser.add_argument("--threads", type=int, default=1,
                         help="CPU threads for torch and scikit-learn")
-    args = parser.parse_args(argv)
-    if args.folds < 2 or args.repeats < 1 or args.threads < 1 or args.crops < 0:
-        parser.error("--folds must be at least 2, --repeats and --threads at least 1, --crops "
-                     "at least 0")
-    if not args.songs.is_dir():
-        parser.error(f"--songs {args.songs}: no such folder (the real files are in "
-                     "../shared/data; pass your own MSD folder)")
+
+
+def check_learning_options(parser, args):
+    """A one-line parser error for a bad value of add_learning_options' options; sets
+    ``args.mlp`` to the --config parameters ({} without one)."""
+    if args.threads < 1 or args.crops < 0:
+        parser.error("--threads must be at least 1, --crops at least 0")
     try:
         args.mlp = read_parameters(args.config) if args.config else {}
         GenreClassifier(**args.mlp).check_params()
     except ValueError as err:
         parser.error(str(err))
-    return args
 
 
 def main(argv=None):

@@ -54,13 +54,16 @@ def test_runs_the_pipeline_on_song_files(tmp_path, capsys):
     assert (tmp_path / "work" / "sample_genres" / "SongCSV.csv").exists()
 
 
-@pytest.mark.parametrize("options, complaint", [
-    (["--folds", "1"], "--folds must be at least 2"),
-    (["--songs", "/nowhere"], "--songs /nowhere: no such folder"),
+@pytest.mark.parametrize("script, options, complaint", [
+    ("real_benchmark", ["--folds", "1"], "--folds must be at least 2"),
+    ("real_benchmark", ["--songs", "/nowhere"], "--songs /nowhere: no such folder"),
+    ("real_benchmark", ["--crops", "-1"], "--crops at least 0"),
+    ("learning_curve", ["--shares", "0.5", "1.5"], "--shares must be in (0, 1]"),
+    ("learning_curve", ["--config", "/nowhere.json"], "/nowhere.json: not a readable JSON file"),
 ])
-def test_bad_options_are_one_line_before_any_work(options, complaint, capsys):
+def test_bad_options_are_one_line_before_any_work(script, options, complaint, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        real_benchmark.main(options)
+        load_bench(script).main(options)
     assert exit_info.value.code == 2
     assert complaint in capsys.readouterr().err.strip().splitlines()[-1]
 
