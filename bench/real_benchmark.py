@@ -194,7 +194,7 @@ def add_learning_options(parser):
                         help="extract --crops: rows cut from each song that train the MLP "
                         "(30 s windows; 0: none)")
     parser.add_argument("--config", help="JSON of GenreClassifier parameters for the MLP "
-                        "(train.py --config format; default: train.py's defaults)")
+                        "(train.py --config format; default: train.py's defaults)%(default).0s")
     parser.add_argument("--workdir", type=Path, default=Path("data/real_benchmark"),
                         help="where the SongCSV.csv files go")
     parser.add_argument("--threads", type=int, default=1,
