@@ -14,7 +14,8 @@ Usage:
 3. With --songs N, 1. and a whole default run on N synthetic songs with as many features.
 
 Without --data it uses the real song files in ../shared/data labelled by tagtraum CD1 alone,
-extracted and cleaned as bench/real_benchmark.py does, with the seed-0 split.
+extracted (to data/bench_train/SongCSV.csv, apart from real_benchmark's tables, which have crops)
+and cleaned as bench/real_benchmark.py does, with the seed-0 split.
 """
 import argparse
 import statistics
@@ -196,7 +197,7 @@ def main(argv=None):
             real_benchmark.SHARED_DATA / "MillionSongSubset" / "data",
             real_benchmark.Run(str(real_benchmark.CD1)),
             real_benchmark.SHARED_DATA / "sid_mismatches.txt",
-            Path("data/real_benchmark/msd_tagtraum_cd1"), split=True)[0]
+            Path("data/bench_train"), split=True)[0]
     except songtable.TableError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
