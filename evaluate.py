@@ -38,7 +38,7 @@ def evaluate(classifier, table, seed=0, soft_vote=False):
     """
     names = list(classifier.feature_names_in_)
     # Songs' crops (extract --crops) train the MLP only: the baselines score lower with them.
-    train_x, train_y, _ = songtable.split_rows(table[~songtable.crop_mask(table)], "train")
+    train_x, train_y, _ = songtable.split_rows(songtable.without_crops(table), "train")
     test_x, test_y, _ = songtable.split_rows(table, "test")
     if len(test_y) == 0:
         raise songtable.TableError("no test rows (split == 'test')")

@@ -265,7 +265,7 @@ def assign_splits(genres, groups, val_fraction, test_fraction, seed):
 
 def split_counts(table):
     """Songs per genre (rows) and split (columns), with totals; crops are no songs."""
-    table = table[~crop_mask(table)]
+    table = without_crops(table)
     counts = pd.crosstab(table[LABEL], table[SPLIT]).reindex(columns=list(SPLITS), fill_value=0)
     counts["all"] = counts.sum(axis=1)
     counts.loc["all"] = counts.sum(axis=0)
@@ -382,6 +382,11 @@ def crop_mask(table):
     if CROP not in table.columns:
         return pd.Series(False, index=table.index)
     return pd.to_numeric(table[CROP], errors="coerce").fillna(0) > 0
+
+
+def without_crops(table):
+    """The rows of ``table`` that are songs, not songs' crops."""
+    return table[~crop_mask(table)]
 
 
 def train_only_mask(table):

@@ -28,7 +28,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import real_benchmark  # noqa: E402
 import scoring  # noqa: E402
 import songtable  # noqa: E402
-from model import GenreClassifier  # noqa: E402
 
 SHARES = (0.25, 0.5, 0.75, 1.0)
 
@@ -105,14 +104,13 @@ def main(argv=None):
                 songs, run, real_benchmark.SHARED_DATA / "sid_mismatches.txt",
                 args.workdir / real_benchmark.workdir_name(run), args.crops)
             print(f"\nlabels {run.labels}: {real_benchmark.describe(table)}")
-            song_rows = table[~songtable.crop_mask(table)]
             curves = {}
             for title, estimator in real_benchmark.methods(args.mlp).items():
                 if title == scoring.BASELINE_TITLES["majority"]:
                     continue
                 started = time.perf_counter()
-                rows = table if isinstance(estimator, GenreClassifier) else song_rows
-                curves[title] = curve(estimator, rows, shares, args.folds, args.fold_seed)
+                curves[title] = curve(estimator, real_benchmark.learning_rows(estimator, table),
+                                      shares, args.folds, args.fold_seed)
                 print(f"  {title}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
             print(format_curves(curves, shares))
     return 0

@@ -155,8 +155,7 @@ def main(argv=None):
         table, _ = real_benchmark.labelled_table(
             real_benchmark.SHARED_DATA / "MillionSongSubset" / "data", run,
             real_benchmark.SHARED_DATA / "sid_mismatches.txt", args.workdir / name, args.crops)
-        for found, rows in ((datasets, table), (song_datasets,
-                                                table[~songtable.crop_mask(table)])):
+        for found, rows in ((datasets, table), (song_datasets, songtable.without_crops(table))):
             found[name] = (*songtable.split_rows(rows), songtable.train_only_mask(rows))
     with threadpool_limits(limits=1):
         baselines = baseline_scores(song_datasets, args)
