@@ -22,6 +22,7 @@ import pytest
 
 from dataset import download, hdf5_getters, labels
 from dataset.sample import write_song_file
+import terminal
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -491,7 +492,7 @@ def test_a_bad_file_is_refused_and_removed(server, tmp_path, generated, capsys, 
 # --- Ctrl-C, as a user presses it ---------------------------------------------------------------
 
 def start_download(server, dest, *extra):
-    return subprocess.Popen(
+    return terminal.foreground_job(
         [sys.executable, "-m", "dataset.download", "msd-subset", "--dest", str(dest),
          "--url", server.url("/millionsongsubset.tar.gz"), *extra],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

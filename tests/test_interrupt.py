@@ -21,6 +21,7 @@ from dataset import extract
 from dataset.sample import write_song_file
 from fake_lastfm import FakeLastfm, Reply, toptags
 from songs import make_song
+import terminal
 from test_extract import ROOT, read_csv
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(),
@@ -67,9 +68,9 @@ def songs(tmp_path_factory):
 def start(command):
     """The command in its own process group, as a shell starts a foreground job; at a lower
     priority than this test, which must see each moment before the run has gone far past it."""
-    return subprocess.Popen(["nice", "-n", "10"] + command, cwd=ROOT,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    return terminal.foreground_job(["nice", "-n", "10"] + command, cwd=ROOT,
+                                   env={**os.environ, "PYTHONPATH": str(ROOT)},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def python_children(pid):

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 import songtable
+import terminal
 from songs import synthetic_songcsv
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,9 +26,9 @@ def data(tmp_path_factory):
 
 def start(script, *arguments):
     """The script in its own process group, as a terminal's foreground job."""
-    return subprocess.Popen([sys.executable, "-u", str(ROOT / script), *map(str, arguments)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            start_new_session=True)
+    return terminal.foreground_job([sys.executable, "-u", str(ROOT / script),
+                                    *map(str, arguments)], cwd=ROOT, stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
 
 
 def interrupt_after(process, first_line, delay, presses=1):
