@@ -207,7 +207,14 @@ def parse_args(argv):
     parser.add_argument("--synthetic-seeds", type=int, default=1,
                         help="training seeds of each whole run on the synthetic songs")
     parser.add_argument("--threads", type=int, default=1, help="torch CPU threads (both loops)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for name in ("timed_epochs", "rounds", "seed_epochs", "whole_seeds", "synthetic_seeds",
+                 "threads"):
+        if getattr(args, name) < 1:
+            parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.songs and args.songs < 200:
+        parser.error("--songs must be 0 (none) or at least 200 (every genre in every split)")
+    return args
 
 
 def main(argv=None):
