@@ -60,6 +60,8 @@ def test_runs_the_pipeline_on_song_files(tmp_path, capsys):
     ("real_benchmark", ["--crops", "-1"], "--crops at least 0"),
     ("learning_curve", ["--shares", "0.5", "1.5"], "--shares must be in (0, 1]"),
     ("learning_curve", ["--config", "/nowhere.json"], "/nowhere.json: not a readable JSON file"),
+    ("bench_train", ["--synthetic-seeds", "0"], "--synthetic-seeds must be at least 1"),
+    ("bench_train", ["--songs", "150"], "--songs must be 0 (none) or at least 200"),
 ])
 def test_bad_options_are_one_line_before_any_work(script, options, complaint, capsys):
     with pytest.raises(SystemExit) as exit_info:
