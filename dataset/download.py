@@ -40,14 +40,11 @@ from pathlib import Path, PurePosixPath
 from typing import Callable, NamedTuple
 from urllib.parse import urlsplit
 
-if __package__ in (None, ""):  # run as `python dataset/download.py`: make `dataset` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 import requests
 from tqdm import tqdm
 
 from dataset import interrupts, songfiles
-from dataset.errors import describe, first_line
+from dataset.errors import InputError, describe, first_line
 
 # Small enough that a cut connection loses little (what arrived before the cut is kept) and that
 # Ctrl-C is noticed between chunks.
@@ -59,11 +56,6 @@ POLL = 0.1  # seconds between looks at Ctrl-C while waiting for the network or a
 
 class DownloadError(Exception):
     """The network failed us: unreachable, HTTP error, connection cut too many times."""
-
-
-class InputError(Exception):
-    """Bad input: an unusable argument, or a download that is corrupt, unsafe or not the file the
-    target names."""
 
 
 class _Retry(Exception):
@@ -134,18 +126,16 @@ def check_summary_file(path):
     the fields the getters read, one row per song in each, the first and last rows readable."""
     # Imported here: h5py and numpy take longer to import than everything else this command
     # needs, and only this target uses them.
-    from dataset import hdf5_getters
+    from dataset import hdf5_getters, layout
 
-    tables = {"metadata": hdf5_getters.METADATA_FIELDS, "analysis": hdf5_getters.ANALYSIS_FIELDS,
-              "musicbrainz": hdf5_getters.MUSICBRAINZ_FIELDS}
     try:
         with hdf5_getters.open_h5_file_read(path) as h5:
             rows = {}
-            for group, fields in tables.items():
+            for group in layout.GROUPS:
                 table = hdf5_getters.open_dataset(h5, f"{group}/songs")
                 rows[group] = table.shape[0]
                 first = hdf5_getters.read_rows(table, 0, 1)
-                missing = sorted(set(fields) - set(first.dtype.names or ()))
+                missing = sorted(set(layout.song_fields(group)) - set(first.dtype.names or ()))
                 if missing:
                     raise hdf5_getters.SongFileError(f"/{group}/songs has no field {missing[0]}")
                 hdf5_getters.read_rows(table, rows[group] - 1)  # the last chunk decodes too

@@ -1,4 +1,11 @@
-"""One-line descriptions of exceptions, for the one-line error messages users see."""
+"""The bad-input exception every dataset command raises, and one-line descriptions of
+exceptions for the one-line error messages users see."""
+
+
+class InputError(Exception):
+    """Bad input to a command: a missing path, no song file, an unusable list, argument or
+    output, a download that is corrupt, unsafe or not the file its target names, an optional
+    package that is not installed, an unreachable scheduler."""
 
 
 def first_line(err):

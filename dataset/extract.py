@@ -36,15 +36,11 @@ import sys
 import time
 from pathlib import Path
 
-if __package__ in (None, ""):  # run as `python dataset/extract.py`: make `dataset` importable
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
 from tqdm import tqdm
 
 from dataset import features, hdf5_getters, interrupts, labels, writers
-from dataset.errors import describe, first_line
-from dataset.songfiles import (InputError, file_parts, find_song_files, read_mismatches,
-                               read_song_file)
+from dataset.errors import InputError, describe, first_line
+from dataset.songfiles import file_parts, find_song_files, read_mismatches, read_song_file
 from dataset.writers import SCALE_INSTALL
 
 POOL_BATCH_FILES = 4  # files per pool task: fewer round trips, and the workers stay balanced
@@ -374,12 +370,21 @@ def parse_args(argv):
     return args
 
 
+def open_label_source(args):
+    """labels.open_source with the label options of parsed ``args`` (parse_args)."""
+    return labels.open_source(
+        args.labels, genre_vocabulary=args.genre_vocabulary, genre_names=args.genre_names,
+        min_tag_count=args.min_tag_count, lastfm_api_key=args.lastfm_api_key,
+        lastfm_url=args.lastfm_url, rate=args.rate, cache=args.cache,
+        lastfm_threads=args.lastfm_threads, progress=not args.quiet)
+
+
 def main(argv=None):
     args = parse_args(argv)
     try:
         with interrupts.stop_on_interrupt():
             excluded = read_mismatches(args.mismatches) if args.mismatches else frozenset()
-            with labels.open_source(args) as label_source:
+            with open_label_source(args) as label_source:
                 summary = extract(args.paths, args.out, args.workers, args.segments,
                                   label_source, resume=args.resume, progress=not args.quiet,
                                   output_format=args.output_format, engine=args.engine,

@@ -25,7 +25,7 @@ import typing
 
 import numpy as np
 
-from dataset import hdf5_getters
+from dataset import hdf5_getters, layout
 
 TEXT_IDENTITY_COLUMNS = ("track_id", "song_id", "artist_id", "artist_name", "title", "release")
 IDENTITY_COLUMNS = TEXT_IDENTITY_COLUMNS + ("year",)
@@ -35,8 +35,6 @@ SONG_LEVEL_COLUMNS = (
     "danceability", "energy", "artist_familiarity", "artist_hotttnesss", "song_hotttnesss",
     "artist_latitude", "artist_longitude",
 )
-_SONG_LEVEL_GROUP = {name: ("metadata" if name.startswith(("artist_", "song_")) else "analysis")
-                     for name in SONG_LEVEL_COLUMNS}
 # Events counted per second of the song: name of the column -> array whose length is counted.
 RATE_ARRAYS = {
     "segments_per_second": "segments_start", "beats_per_second": "beats_start",
@@ -267,15 +265,13 @@ def file_features(h5, segments=True, start=0, stop=None, crops=NO_CROPS):
         first = last
 
 
-_GROUPS = ("metadata", "analysis", "musicbrainz")
 # The song table each identity and song-level column is read from, in columns() order.
-_GROUP_OF = {**dict.fromkeys(TEXT_IDENTITY_COLUMNS, "metadata"), "track_id": "analysis",
-             "year": "musicbrainz", **_SONG_LEVEL_GROUP}
+_GROUP_OF = {name: layout.GROUP_OF_FIELD[name] for name in IDENTITY_COLUMNS + SONG_LEVEL_COLUMNS}
 
 
 def _song_tables(h5, start, stop):
     tables = {group: hdf5_getters.read_rows(hdf5_getters.open_dataset(h5, f"{group}/songs"),
-                                            start, stop) for group in _GROUPS}
+                                            start, stop) for group in layout.GROUPS}
     rows = {group: len(table) for group, table in tables.items()}
     if len(set(rows.values())) > 1:
         raise hdf5_getters.SongFileError(
@@ -334,9 +330,9 @@ class _Song:
         self._arrays = {}
 
     def _open(self, name):
-        group = hdf5_getters.ARRAYS[name]
+        group = layout.ARRAYS[name]
         dataset = hdf5_getters.open_dataset(self.h5, f"{group}/{name}")
-        idx = self.tables[group][hdf5_getters.idx_column(name)]
+        idx = self.tables[group][layout.idx_column(name)]
         stop = int(idx[self.row + 1]) if self.row + 1 < len(idx) else None
         return dataset, int(idx[self.row]), stop
 

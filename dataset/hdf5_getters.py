@@ -10,54 +10,19 @@ Same names and signatures as the dataset authors' ``hdf5_getters.py`` (which nee
 without PyTables. Works on single-track files, aggregate files (many songs, arrays concatenated
 and sliced with the ``idx_*`` fields) and summary files (song tables only: array getters raise
 ``SongFileError``). Strings come back as ``str``. Compound fields are read by name, so their
-on-disk (alphabetical) order does not matter.
+on-disk (alphabetical) order does not matter. The layout read is dataset/layout.py's.
 """
 import functools
 
 import h5py
 import numpy as np
 
+from dataset import layout
 from dataset.errors import first_line
 
 
 class SongFileError(Exception):
     """A file that is not a readable MSD song file, or lacks what was asked of it."""
-
-
-METADATA_FIELDS = (
-    "analyzer_version", "artist_7digitalid", "artist_familiarity", "artist_hotttnesss",
-    "artist_id", "artist_latitude", "artist_location", "artist_longitude", "artist_mbid",
-    "artist_name", "artist_playmeid", "genre", "release", "release_7digitalid",
-    "song_hotttnesss", "song_id", "title", "track_7digitalid",
-)
-ANALYSIS_FIELDS = (
-    "analysis_sample_rate", "audio_md5", "danceability", "duration", "end_of_fade_in", "energy",
-    "key", "key_confidence", "loudness", "mode", "mode_confidence", "start_of_fade_out", "tempo",
-    "time_signature", "time_signature_confidence", "track_id",
-)
-MUSICBRAINZ_FIELDS = ("year",)
-
-# array name -> group; the song table of the group holds the array's idx_<name> column.
-ARRAYS = {
-    "similar_artists": "metadata", "artist_terms": "metadata",
-    "artist_terms_freq": "metadata", "artist_terms_weight": "metadata",
-    "segments_start": "analysis", "segments_confidence": "analysis",
-    "segments_pitches": "analysis", "segments_timbre": "analysis",
-    "segments_loudness_max": "analysis", "segments_loudness_max_time": "analysis",
-    "segments_loudness_start": "analysis", "sections_start": "analysis",
-    "sections_confidence": "analysis", "beats_start": "analysis", "beats_confidence": "analysis",
-    "bars_start": "analysis", "bars_confidence": "analysis", "tatums_start": "analysis",
-    "tatums_confidence": "analysis",
-    "artist_mbtags": "musicbrainz", "artist_mbtags_count": "musicbrainz",
-}
-# The official idx_ column for the artist_terms family is idx_artist_terms, shared by the three.
-IDX_COLUMN = {"artist_terms_freq": "idx_artist_terms", "artist_terms_weight": "idx_artist_terms",
-              "artist_mbtags_count": "idx_artist_mbtags"}
-
-
-def idx_column(name):
-    """The song-table column holding where each song's part of array ``name`` starts."""
-    return IDX_COLUMN.get(name, f"idx_{name}")
 
 
 class SongFile:
@@ -87,10 +52,10 @@ def open_h5_file_read(h5filename):
         h5 = SongFile(h5py.h5f.open(str(h5filename).encode(), h5py.h5f.ACC_RDONLY))
     except (OSError, ValueError) as err:
         raise SongFileError(f"not a readable HDF5 file ({first_line(err)})") from None
-    for table in ("metadata/songs", "analysis/songs", "musicbrainz/songs"):
-        if not h5.id.__contains__(table.encode()):
+    for group in layout.GROUPS:
+        if not h5.id.__contains__(f"{group}/songs".encode()):
             h5.close()
-            raise SongFileError(f"missing table /{table}")
+            raise SongFileError(f"missing table /{group}/songs")
     return h5
 
 
@@ -102,7 +67,7 @@ def is_summary_file(path):
     try:
         with open_h5_file_read(path) as h5:
             return not any(h5.id.__contains__(f"{group}/{name}".encode())
-                           for name, group in ARRAYS.items())
+                           for name, group in layout.ARRAYS.items())
     except SongFileError:
         return False
 
@@ -203,7 +168,7 @@ def song_array_parts(h5, names, start=0, stop=None):
     starts_of = {}  # idx_ column -> where each song's part starts (shared by array families)
     parts = {}
     for name in names:
-        group = ARRAYS[name]
+        group = layout.ARRAYS[name]
         try:
             dataset = h5py.h5d.open(h5.id, f"{group}/{name}".encode())
         except KeyError:
@@ -212,7 +177,7 @@ def song_array_parts(h5, names, start=0, stop=None):
         if songs == 1:
             bounds = [(0, None)]
         else:
-            column = idx_column(name)
+            column = layout.idx_column(name)
             if column not in starts_of:
                 # One row more: its idx_ field ends the last song's part.
                 starts_of[column] = read_column(open_dataset(h5, f"{group}/songs"), column,
@@ -246,15 +211,15 @@ def _field(h5, group, name, songidx):
 
 def array_bounds(h5, name, songidx=0):
     """(start, stop) of song ``songidx``'s slice of array ``name``; stop None for the last song."""
-    column = idx_column(name)
+    column = layout.idx_column(name)
     # This song's row and the next one, whose idx_ field ends this song's slice.
-    rows = _song_rows(h5, ARRAYS[name], songidx, 2)
+    rows = _song_rows(h5, layout.ARRAYS[name], songidx, 2)
     return int(rows[0][column]), (int(rows[1][column]) if len(rows) == 2 else None)
 
 
 def get_array(h5, name, songidx=0):
     """Song ``songidx``'s part of the per-song array ``name`` (numpy array; strings decoded)."""
-    dataset = open_dataset(h5, f"{ARRAYS[name]}/{name}")
+    dataset = open_dataset(h5, f"{layout.ARRAYS[name]}/{name}")
     start, stop = array_bounds(h5, name, songidx)
     values = read_rows(dataset, start, stop)
     if values.dtype.kind == "S":
@@ -274,16 +239,15 @@ def _make_array_getter(name):
     def getter(h5, songidx=0):
         return get_array(h5, name, songidx)
     getter.__name__ = f"get_{name}"
-    getter.__doc__ = f"Array /{ARRAYS[name]}/{name} for song ``songidx``."
+    getter.__doc__ = f"Array /{layout.ARRAYS[name]}/{name} for song ``songidx``."
     return getter
 
 
 # One getter per field and per array, named as in the official module (get_tempo, get_title,
-# get_segments_timbre, ...). Generated from the field lists above so no name can drift.
-for _group, _names in (("metadata", METADATA_FIELDS), ("analysis", ANALYSIS_FIELDS),
-                       ("musicbrainz", MUSICBRAINZ_FIELDS)):
-    for _name in _names:
+# get_segments_timbre, ...). Generated from the layout so no name can drift.
+for _group in layout.GROUPS:
+    for _name in layout.song_fields(_group):
         globals()[f"get_{_name}"] = _make_field_getter(_group, _name)
-for _name in ARRAYS:
+for _name in layout.ARRAYS:
     globals()[f"get_{_name}"] = _make_array_getter(_name)
-del _group, _names, _name
+del _group, _name

@@ -10,7 +10,7 @@ Usage (through extract):
     python -m dataset.extract SONGS --labels msd_tagtraum_cd1.cls,lastfm_train \
         --genre-names dataset/tagtraum_genre_names.tsv       # tags named as CD1's genres
 In code:
-    with labels.open_source(args) as source:      # args from a parser given add_arguments()
+    with labels.open_source("lastfm_train.zip,echonest-terms", min_tag_count=10) as source:
         source.label([{"track_id": "TR...", "artist_name": "Gob", "title": "Face the Ashes"}])
         # -> [{"genre": "punk", "genre_source": "lastfm-track", "tags": "punk rock:100;punk:60"}]
         print(source.summary())
@@ -122,47 +122,52 @@ def source_names(text):
     return names
 
 
-def open_source(args):
-    """The label source ``args.labels`` names, as a context manager; raises LabelError."""
-    names = source_names(args.labels)
+def open_source(sources="none", *, genre_vocabulary=genres.DEFAULT_VOCABULARY, genre_names=None,
+                min_tag_count=genres.DEFAULT_MIN_COUNT, lastfm_api_key=None,
+                lastfm_url=lastfm.DEFAULT_URL, rate=lastfm.MAX_RATE, cache=DEFAULT_CACHE,
+                lastfm_threads=DEFAULT_THREADS, progress=True):
+    """The label source a --labels value (``sources``) names, as a context manager; raises
+    LabelError. The other parameters are add_arguments()'s options of the same names;
+    ``progress`` False hides last.fm's progress bar."""
+    names = source_names(sources)
     if names == ["none"]:
         return NoLabels()
     try:
-        vocabulary = genres.load_vocabulary(args.genre_vocabulary)
-        if args.genre_names:
-            vocabulary = genres.load_genre_names(args.genre_names, vocabulary)
+        vocabulary = genres.load_vocabulary(genre_vocabulary)
+        if genre_names:
+            vocabulary = genres.load_genre_names(genre_names, vocabulary)
     except genres.VocabularyError as err:
         raise LabelError(str(err)) from None
-    sources = []
+    opened = []
     try:
         for name in names:
-            sources.append(_open_one(name, args, vocabulary))
+            if name == "lastfm":
+                opened.append(_open_lastfm(vocabulary, min_tag_count, lastfm_api_key, lastfm_url,
+                                           rate, cache, lastfm_threads, progress))
+            elif name in SONG_FILE_SOURCES:
+                opened.append(SongFileLabels(name, vocabulary, min_tag_count))
+            else:
+                opened.append(open_file_source(name, vocabulary, min_tag_count))
     except BaseException:
-        for source in sources:
+        for source in opened:
             source.close()
         raise
-    return sources[0] if len(sources) == 1 else FirstOf(sources)
+    return opened[0] if len(opened) == 1 else FirstOf(opened)
 
 
-def _open_one(name, args, vocabulary):
-    if name in SONG_FILE_SOURCES:
-        return SongFileLabels(name, vocabulary, args.min_tag_count)
-    if name == "lastfm":
-        api_key = args.lastfm_api_key or os.environ.get("LASTFM_API_KEY")
-        if not api_key:
-            raise LabelError("--labels lastfm needs an API key: set LASTFM_API_KEY or pass "
-                             "--lastfm-api-key (get one at https://www.last.fm/api/account/create)")
-        try:
-            cache = lastfm.Cache(args.cache)
-        except lastfm.LastfmError as err:
-            raise LabelError(str(err)) from None
-        client = lastfm.Client(api_key, cache, url=args.lastfm_url, rate=args.rate)
-        # Like extract's own bar: on a terminal only, so logs do not fill with bar redraws.
-        show = sys.stderr.isatty() and not getattr(args, "quiet", False)
-        progress = sys.stderr if show else None
-        return LastfmLabels(client, vocabulary, args.min_tag_count, args.lastfm_threads,
-                            progress=progress)
-    return open_file_source(name, vocabulary, args.min_tag_count)
+def _open_lastfm(vocabulary, min_tag_count, api_key, url, rate, cache_path, threads, progress):
+    api_key = api_key or os.environ.get("LASTFM_API_KEY")
+    if not api_key:
+        raise LabelError("--labels lastfm needs an API key: set LASTFM_API_KEY or pass "
+                         "--lastfm-api-key (get one at https://www.last.fm/api/account/create)")
+    try:
+        cache = lastfm.Cache(cache_path)
+    except lastfm.LastfmError as err:
+        raise LabelError(str(err)) from None
+    client = lastfm.Client(api_key, cache, url=url, rate=rate)
+    # Like extract's own bar: on a terminal only, so logs do not fill with bar redraws.
+    bar = sys.stderr if progress and sys.stderr.isatty() else None
+    return LastfmLabels(client, vocabulary, min_tag_count, threads, progress=bar)
 
 
 def open_file_source(path, vocabulary, min_count=genres.DEFAULT_MIN_COUNT):

@@ -15,7 +15,8 @@ import typing
 from pathlib import Path
 
 from dataset import features, hdf5_getters, interrupts
-from dataset.errors import describe
+# InputError is imported from here by predict.py too.
+from dataset.errors import InputError, describe
 
 # A single-track file's name; any other .h5 met in a folder is checked for being a summary file.
 TRACK_FILE_NAME = re.compile(r"TR[A-Z0-9]{16}\.h5", re.IGNORECASE)
@@ -24,11 +25,6 @@ MISMATCH_LINE = re.compile(r"ERROR: <SO[0-9A-Z]+ (TR[0-9A-Z]+)> .* != .*")
 
 
 SONGS_PER_PART = features.SONG_TABLE_BLOCK  # a big file's songs read and written together
-
-
-class InputError(Exception):
-    """Bad command-line input: a missing path, no song file, an unusable list or output, an
-    optional package that is not installed, an unreachable scheduler."""
 
 
 def find_song_files(paths):

@@ -16,7 +16,7 @@ import re
 import shutil
 from pathlib import Path
 
-from dataset import labels, sample
+from dataset import labels, layout
 from dataset.outputs import OutputError, atomic_output
 
 PARQUET_PART_ROWS = 20_000  # rows per part file (~13 MB): at most this much is redone on --resume
@@ -119,7 +119,7 @@ def arrow_schema(header):
     columns as the others do: text and labels are strings, the MSD's integer fields (year, key,
     mode, time_signature) int32, everything else float64."""
     pa = _import_pyarrow()
-    file_types = {name: dtype for fields in sample.TABLE_DTYPES.values() for name, dtype in fields}
+    file_types = {name: dtype for fields in layout.SONG_TABLES.values() for name, dtype in fields}
 
     def arrow_type(name):
         if name in labels.LABEL_COLUMNS or file_types.get(name, "").startswith("S"):

@@ -37,12 +37,12 @@ def songs_of(track_ids):
 
 
 def label_all(source_path, track_ids):
-    with labels.open_source(parse(["--labels", str(source_path)])) as source:
+    with labels.open_source(str(source_path)) as source:
         return source.label(songs_of(track_ids)), source.summary()
 
 
 def test_none_gives_empty_label_columns():
-    with labels.open_source(parse([])) as source:
+    with labels.open_source("none") as source:
         assert source.label(songs_of(["TRAAABD128F429CF47"])) == [
             {"genre": "", "genre_source": "", "tags": ""}]
         assert source.summary() == ""
@@ -73,12 +73,12 @@ def test_a_file_that_is_no_label_source_is_refused(tmp_path, content, complaint)
     path = tmp_path / "magd.cls"
     path.write_bytes(content)
     with pytest.raises(labels.LabelError, match=complaint):
-        labels.open_source(parse(["--labels", str(path)]))
+        labels.open_source(str(path))
 
 
 def test_a_missing_path_is_refused(tmp_path):
     with pytest.raises(labels.LabelError, match="no such file or folder"):
-        labels.open_source(parse(["--labels", str(tmp_path / "lastfm_train")]))
+        labels.open_source(str(tmp_path / "lastfm_train"))
 
 
 def test_the_last_fm_dataset_folder_labels_the_real_samples(shared_data):
@@ -178,9 +178,8 @@ def test_last_fm_labels_by_track_then_artist_and_a_rerun_asks_nothing(
         server, tmp_path, monkeypatch):
     script_last_fm(server)
     monkeypatch.setenv("LASTFM_API_KEY", KEY)
-    args = parse(["--labels", "lastfm", "--lastfm-url", server.url,
-                  "--cache", str(tmp_path / "cache.sqlite")])
-    with labels.open_source(args) as source:
+    settings = {"lastfm_url": server.url, "cache": tmp_path / "cache.sqlite"}
+    with labels.open_source("lastfm", **settings) as source:
         rows = source.label(SONGS)
         summary = source.summary()
     assert rows == [
@@ -194,7 +193,7 @@ def test_last_fm_labels_by_track_then_artist_and_a_rerun_asks_nothing(
     assert len(server.requests) == 6 and server.count(method="artist.getTopTags", artist="Gob") == 1
     assert summary == ("labels from last.fm: 3 labelled (1 by track tags, 2 by artist tags), "
                        "2 unlabelled, 0 failed; 6 requests, 0 cache hits")
-    with labels.open_source(args) as again:
+    with labels.open_source("lastfm", **settings) as again:
         assert again.label(SONGS) == rows
         assert again.summary().endswith("0 requests, 6 cache hits")
     assert len(server.requests) == 6
@@ -220,10 +219,8 @@ def test_failures_are_counted_and_the_key_appears_nowhere(server, tmp_path, caps
 
 
 def test_a_refused_key_is_a_label_error_without_the_key(server, tmp_path):
-    args = parse(["--labels", "lastfm", "--lastfm-url", server.url,
-                  "--lastfm-api-key", "WRONG" + KEY,
-                  "--cache", str(tmp_path / "cache.sqlite")])
-    with labels.open_source(args) as source:
+    with labels.open_source("lastfm", lastfm_url=server.url, lastfm_api_key="WRONG" + KEY,
+                            cache=tmp_path / "cache.sqlite") as source:
         with pytest.raises(labels.LabelError, match="error 10") as refused:
             source.label(SONGS)
     assert KEY not in str(refused.value)
@@ -234,14 +231,13 @@ def test_a_cache_that_is_not_sqlite_is_a_label_error(tmp_path):
     cache = tmp_path / "cache.sqlite"
     cache.write_text("my notes, not a database " * 100)
     with pytest.raises(labels.LabelError, match="cannot use .* as the last.fm cache"):
-        labels.open_source(parse(["--labels", "lastfm", "--lastfm-api-key", KEY,
-                                  "--cache", str(cache)]))
+        labels.open_source("lastfm", lastfm_api_key=KEY, cache=cache)
 
 
 def test_last_fm_without_a_key_is_a_label_error(monkeypatch):
     monkeypatch.delenv("LASTFM_API_KEY", raising=False)
     with pytest.raises(labels.LabelError, match="LASTFM_API_KEY"):
-        labels.open_source(parse(["--labels", "lastfm"]))
+        labels.open_source("lastfm")
 
 
 @pytest.mark.parametrize("option", [["--rate", "6"], ["--rate", "0"], ["--min-tag-count", "-1"],
@@ -257,8 +253,7 @@ def test_a_broken_vocabulary_is_a_label_error(shared_data, tmp_path):
     vocabulary = tmp_path / "vocabulary.tsv"
     vocabulary.write_text("punk\n")
     with pytest.raises(labels.LabelError, match="vocabulary.tsv:1"):
-        labels.open_source(parse(["--labels", str(shared_data / "lastfm_subset"),
-                                  "--genre-vocabulary", str(vocabulary)]))
+        labels.open_source(str(shared_data / "lastfm_subset"), genre_vocabulary=vocabulary)
 
 
 def songs_from_files(paths, source):
@@ -275,7 +270,7 @@ def real_files(shared_data, track_ids):
 
 def test_artist_tags_in_real_song_files_label_offline(shared_data):
     files = real_files(shared_data, SAMPLE_IDS)
-    with labels.open_source(parse(["--labels", "echonest-terms"])) as terms:
+    with labels.open_source("echonest-terms") as terms:
         rows = terms.label(songs_from_files(files, terms))
         summary = terms.summary()
     # Box Tops: pop rock 85, soft rock 79, classic rock 78, ... outvote blue-eyed soul 100 and
@@ -287,7 +282,7 @@ def test_artist_tags_in_real_song_files_label_offline(shared_data):
     assert summary == ("labels from echonest-terms in the song files: 4 labelled, 0 unlabelled, "
                        "0 failed")
 
-    with labels.open_source(parse(["--labels", "musicbrainz-tags"])) as mbtags:
+    with labels.open_source("musicbrainz-tags") as mbtags:
         rows = mbtags.label(songs_from_files(files, mbtags))
     assert rows[0] == {"genre": "rock", "genre_source": "musicbrainz-tags",
                        "tags": "classic pop and rock:100"}
@@ -298,8 +293,7 @@ def test_several_sources_label_each_song_from_the_first_that_knows_it(shared_dat
     # tagtraum labels the first only, the Last.fm sample the first two, the terms all three.
     ids = ["TRAAABD128F429CF47", "TRAAADZ128F9348C2E", "TRAAAFP128F931B4E3"]
     cls = shared_data / "tagtraum" / "msd_tagtraum_cd1.cls"
-    with labels.open_source(parse(
-            ["--labels", f"{cls},{shared_data / 'lastfm_subset'},echonest-terms"])) as source:
+    with labels.open_source(f"{cls},{shared_data / 'lastfm_subset'},echonest-terms") as source:
         assert source.song_arrays == ("artist_terms", "artist_terms_weight")
         rows = source.label(songs_from_files(real_files(shared_data, ids), source))
         summary = source.summary()
@@ -324,9 +318,8 @@ def test_genre_names_label_the_songs_tagtraum_leaves_out_in_its_genres(shared_da
     ids = ["TRAAABD128F429CF47", "TRAAADZ128F9348C2E", "TRAAAFP128F931B4E3",
            "TRAAAFD128F92F423A"]
     cls = shared_data / "tagtraum" / "msd_tagtraum_cd1.cls"
-    with labels.open_source(parse(
-            ["--labels", f"{cls},{shared_data / 'lastfm_subset'},echonest-terms",
-             "--genre-names", str(genres.TAGTRAUM_NAMES)])) as source:
+    with labels.open_source(f"{cls},{shared_data / 'lastfm_subset'},echonest-terms",
+                            genre_names=genres.TAGTRAUM_NAMES) as source:
         rows = source.label(songs_from_files(real_files(shared_data, ids), source))
     assert [(row["genre"], row["genre_source"]) for row in rows] == [
         ("Pop_Rock", "cls:msd_tagtraum_cd1"), ("Latin", "lastfm-dataset"),
@@ -338,8 +331,7 @@ def test_a_broken_genre_names_file_is_a_label_error(shared_data, tmp_path):
     names = tmp_path / "names.tsv"
     names.write_text("rock\tPop_Rock\nopera\tVocal\n")
     with pytest.raises(labels.LabelError, match="names.tsv:2: 'opera' is not a genre"):
-        labels.open_source(parse(["--labels", str(shared_data / "lastfm_subset"),
-                                  "--genre-names", str(names)]))
+        labels.open_source(str(shared_data / "lastfm_subset"), genre_names=names)
 
 
 def generated_songs(tmp_path, source, songs, arrays=True):
@@ -349,7 +341,7 @@ def generated_songs(tmp_path, source, songs, arrays=True):
 
 
 def test_artist_tags_of_each_song_of_an_aggregate_file_and_the_threshold(tmp_path):
-    with labels.open_source(parse(["--labels", "echonest-terms"])) as terms:
+    with labels.open_source("echonest-terms") as terms:
         rows = generated_songs(tmp_path, terms, [
             make_song("TRGEN000000000001", artist_terms=["bebop", "rock"],
                       artist_terms_weight=[0.5, 0.4]),
@@ -363,7 +355,7 @@ def test_artist_tags_of_each_song_of_an_aggregate_file_and_the_threshold(tmp_pat
 
 
 def test_songs_of_a_summary_file_have_no_artist_tags_and_are_unlabelled_not_failed(tmp_path):
-    with labels.open_source(parse(["--labels", "musicbrainz-tags"])) as mbtags:
+    with labels.open_source("musicbrainz-tags") as mbtags:
         rows = generated_songs(tmp_path, mbtags, [make_song("TRSUM000000000001")], arrays=False)
         assert mbtags.summary().endswith("0 labelled, 1 unlabelled, 0 failed")
     assert rows == [{"genre": "", "genre_source": "", "tags": ""}]
@@ -376,7 +368,7 @@ def test_songs_of_a_summary_file_have_no_artist_tags_and_are_unlabelled_not_fail
 ])
 def test_a_bad_list_of_sources_is_refused(value, complaint):
     with pytest.raises(labels.LabelError, match=complaint):
-        labels.open_source(parse(["--labels", value]))
+        labels.open_source(value)
 
 
 def test_a_path_with_a_comma_is_one_source(tmp_path):
