@@ -57,7 +57,7 @@ $(DATA)/SongCSV.csv: $(SONGS) $(shell find $(SONGS) -type d 2>/dev/null) $(LABEL
 		--workers $(WORKERS)
 
 $(DATA)/preprocessed_data.csv: $(DATA)/SongCSV.csv preprocess.py
-	$(PYTHON) preprocess.py --input $< --output $@ --seed $(SEED) \
+	$(PYTHON) preprocess.py --input $< --output $@ --split-seed $(SEED) \
 		$(if $(TRAIN_ONLY),--train-only $(TRAIN_ONLY))
 
 $(RUN)/model.pt: $(DATA)/preprocessed_data.csv train.py model.py

@@ -16,13 +16,17 @@ import json
 import sys
 from pathlib import Path
 
+import torch
 from sklearn.metrics import classification_report, confusion_matrix
+from threadpoolctl import threadpool_limits
 
+import options
 import plots
 import scoring
 import songtable
 from dataset.outputs import OutputError, atomic_output
-from model import CheckpointError, GenreClassifier
+from checkpoint import CheckpointError
+from classifier import GenreClassifier
 
 MODEL_TITLE = "MLP"
 SOFT_VOTE_TITLE = "MLP + HGB soft vote"
@@ -37,8 +41,10 @@ def evaluate(classifier, table, seed=0, soft_vote=False):
     scores of the mean of the MLP's and HistGradientBoosting's probabilities.
     """
     names = list(classifier.feature_names_in_)
+    baselines = scoring.baselines(seed)
     # Songs' crops (extract --crops) train the MLP only: the baselines score lower with them.
-    train_x, train_y, _ = songtable.split_rows(songtable.without_crops(table), "train")
+    train_x, train_y, _ = songtable.split_rows(
+        scoring.training_table(baselines["logistic_regression"], table), "train")
     test_x, test_y, _ = songtable.split_rows(table, "test")
     if len(test_y) == 0:
         raise songtable.TableError("no test rows (split == 'test')")
@@ -50,8 +56,11 @@ def evaluate(classifier, table, seed=0, soft_vote=False):
         test_x, names)
     probabilities = classifier.predict_proba(test_x)
     predicted = classifier.classes_[probabilities.argmax(axis=1)]
-    fitted = {name: estimator.fit(train_x, train_y)
-              for name, estimator in scoring.baselines(seed).items()}
+    fitted = {}
+    for name, estimator in baselines.items():
+        # Boosted trees on a thousand songs take a while: say what is running.
+        print(f"fitting {scoring.BASELINE_TITLES[name]} ...", file=sys.stderr, flush=True)
+        fitted[name] = estimator.fit(train_x, train_y)
     classes = list(classifier.classes_)
     report = {"model": scoring.scores(test_y, predicted),
               "baselines": {name: scoring.scores(test_y, estimator.predict(test_x))
@@ -104,15 +113,21 @@ def parse_args(argv):
     parser.add_argument("--seed", type=int, default=0, help="seed of the baselines")
     parser.add_argument("--soft-vote", action="store_true",
                         help="also score the mean probability of the MLP and HistGradientBoosting")
-    return parser.parse_args(argv)
+    options.add_threads_option(parser)
+    args = parser.parse_args(argv)
+    options.check_threads(parser, args)
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
     figure = args.figure or Path(args.checkpoint).with_name("confusion_matrix.png")
+    torch.set_num_threads(args.threads)
     try:
         classifier = GenreClassifier.load(args.checkpoint)
-        report = evaluate(classifier, songtable.read_table(args.data), args.seed, args.soft_vote)
+        with threadpool_limits(args.threads):
+            report = evaluate(classifier, songtable.read_table(args.data), args.seed,
+                              args.soft_vote)
         plots.confusion_matrix(figure, report["confusion"], report["classes"],
                                f"MLP on the test split ({report['n_test']} songs)")
         if args.json:

@@ -1,7 +1,8 @@
 """The two figures a run writes: train.py's learning curve and evaluate.py's confusion matrix.
 
 Usage:
-    plots.learning_curve("runs/NAME/learning_curve.png", classifier.history_)
+    plots.learning_curve("runs/NAME/learning_curve.png", classifier.history_,
+                         classifier.metrics_["best_epochs"])
     plots.confusion_matrix("runs/NAME/confusion_matrix.png", counts, genres, "MLP on ...")
 """
 import numpy as np
@@ -18,9 +19,16 @@ def pyplot():
     return plt
 
 
-def learning_curve(path, history):
-    """Train/validation loss and validation scores per epoch; an ensemble's later networks in
-    fainter lines on the same axes."""
+def learning_curve(path, history, best_epochs):
+    """Write ``curve_figure`` to ``path`` (PNG)."""
+    plt = pyplot()
+    _save(plt, curve_figure(history, best_epochs), path)
+
+
+def curve_figure(history, best_epochs):
+    """Train/validation loss and validation scores per epoch, each member's kept epoch
+    (``best_epochs``, whatever early stopping watched) marked by a dotted vertical line; an
+    ensemble's later members in fainter lines on the same axes."""
     plt = pyplot()
     figure, (losses, f1) = plt.subplots(1, 2, figsize=(10, 4))
     for member in sorted({row["member"] for row in history}):
@@ -32,9 +40,10 @@ def learning_curve(path, history):
                     label="train" if first else None, **style)
         losses.plot(epochs, [row["val_loss"] for row in rows], color="C1",
                     label="validation" if first else None, **style)
-        best = min(rows, key=lambda row: row["val_loss"])["epoch"]
-        losses.axvline(best, color="grey", linestyle=":",
-                       label=f"best epoch ({best})" if first else None, **style)
+        best = best_epochs[member]
+        for axes in (losses, f1):
+            axes.axvline(best, color="grey", linestyle=":",
+                         label=f"kept epoch ({best})" if first else None, **style)
         f1.plot(epochs, [row["val_macro_f1"] for row in rows], color="C2",
                 label="macro-F1" if first else None, **style)
         f1.plot(epochs, [row["val_accuracy"] for row in rows], color="C3",
@@ -43,7 +52,7 @@ def learning_curve(path, history):
     losses.legend()
     f1.set(xlabel="epoch", title="validation scores", ylim=(0, 1))
     f1.legend()
-    _save(plt, figure, path)
+    return figure
 
 
 def confusion_matrix(path, counts, genres, title):

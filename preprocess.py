@@ -42,7 +42,8 @@ def parse_args(argv):
                         help="share of songs (whole artists) in the val split (early stopping)")
     parser.add_argument("--test-fraction", type=float, default=0.15,
                         help="share of songs (whole artists) in the test split")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split")
+    parser.add_argument("--split-seed", type=int, default=0,
+                        help="seed of the split (the scripts' --seed seeds training)")
     return parser.parse_args(argv)
 
 
@@ -51,8 +52,10 @@ def main(argv=None):
     notes = []
     try:
         raw = songtable.read_csv(args.input)
-        table = songtable.clean(raw, args.min_per_genre, args.val_fraction, args.test_fraction,
-                                args.seed, args.features, args.exclude, args.train_only, notes)
+        table = songtable.clean(raw, args.min_per_genre, args.features, args.exclude,
+                                args.train_only, songtable.Split(args.val_fraction,
+                                                                 args.test_fraction,
+                                                                 args.split_seed), notes)
         with atomic_output(args.output) as temporary:
             table.to_csv(temporary, index=False)
     except (songtable.TableError, OutputError) as err:
@@ -67,7 +70,7 @@ def main(argv=None):
     crops = songtable.crop_mask(table).sum()
     print(f"kept {len(table) - crops} songs" + (f" and {crops} crops" if crops else "")
           + f", {table[songtable.LABEL].nunique()} genres, {len(names)} features; split "
-          f"(seed {args.seed}, stratified by genre, {grouped}):")
+          f"(seed {args.split_seed}, stratified by genre, {grouped}):")
     print(songtable.split_counts(table).to_string())
     print(f"wrote {args.output}")
     return 0

@@ -3,10 +3,12 @@
 Usage:
     import scoring
     scoring.scores(true_genres, predicted_genres)    # {"accuracy", "macro_f1", "balanced_accuracy"}
-    scoring.cross_validated(estimator, features, genres, artists, n_folds=5, seeds=(0, 1, 2))
+    scoring.cross_validated(estimator, table, n_folds=5, seeds=(0, 1, 2))
 
 ``scores`` is the one scoring function: training's per-epoch validation, evaluate.py, tune.py
 and the benchmarks all call it (``scorer`` wraps it for scikit-learn's cross_validate).
+``cross_validated`` takes a whole training table, so the rows it scores are decided by the
+table's own marks (songtable.learning_rows): weaker labels and crops train, never score.
 """
 import inspect
 
@@ -71,14 +73,24 @@ def baselines(seed=0):
     }
 
 
-def cross_validated(estimator, features, genres, artists, n_folds=5, seeds=(0,),
-                    train_only=None):
+def training_table(estimator, table):
+    """The rows of ``table`` that ``estimator`` learns from: all of them for an estimator that
+    learns from crops (GenreClassifier), the songs without their crops for the baselines (they
+    score lower with them)."""
+    return table if getattr(estimator, "learns_from_crops", False) else (
+        songtable.without_crops(table))
+
+
+def cross_validated(estimator, table, n_folds=5, seeds=(0,)):
     """Per fold, the ``scores`` of ``estimator`` refitted on the other folds (a list of dicts).
 
-    Folds are the project's (``songtable.fold_rows``: genre-stratified, artist-grouped), once
-    per seed in ``seeds``; rows marked ``train_only`` (weaker labels) are never scored.
+    Folds are the project's (``songtable.fold_rows``: genre-stratified, artist-grouped) over the
+    rows of ``table`` that may be scored, once per seed in ``seeds``; the rows that may only
+    train (weaker labels, crops) join the training rows as songtable.learning_rows rules.
     """
-    train_only = np.zeros(len(genres), dtype=bool) if train_only is None else train_only
+    rows = training_table(estimator, table)
+    features, genres, artists = songtable.split_rows(rows)
+    train_only = songtable.train_only_mask(rows)
     results = []
     for seed in seeds:
         results += scored_folds(estimator, features, genres, artists,
@@ -89,7 +101,7 @@ def cross_validated(estimator, features, genres, artists, n_folds=5, seeds=(0,),
 
 def scored_folds(estimator, features, genres, artists, folds, train_only):
     """Per (train rows, test rows) of ``folds``, the ``scores`` of ``estimator`` fitted on the
-    train rows and tested on the test rows. An estimator whose fit takes ``groups`` and
+    train rows and tested on the test rows, and the number of test ``songs``. An estimator whose fit takes ``groups`` and
     ``train_only`` (GenreClassifier) gets them too, so it holds out whole artists, never weaker
     labels, for early stopping."""
     takes = inspect.signature(estimator.fit).parameters
@@ -97,8 +109,8 @@ def scored_folds(estimator, features, genres, artists, folds, train_only):
               if name in takes}
     found = cross_validate(estimator, features, genres, groups=artists, cv=folds,
                            scoring=scorer, error_score="raise", params=params)
-    return [{metric: found[f"test_{metric}"][fold] for metric in METRICS}
-            for fold in range(len(folds))]
+    return [{**{metric: found[f"test_{metric}"][fold] for metric in METRICS},
+             "songs": len(folds[fold][1])} for fold in range(len(folds))]
 
 
 def mean_scores(results):

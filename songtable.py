@@ -11,6 +11,7 @@ numeric feature columns, gaps left empty (the classifier imputes them from the t
 Rows that may only train (weaker labels, songs' crops) are marked in a ``train_only`` column,
 crops also in ``crop`` (extract --crops).
 """
+import dataclasses
 import fnmatch
 import re
 import warnings
@@ -110,8 +111,16 @@ def choose_features(df, include=None, exclude=None):
     return found, notes
 
 
-def clean(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed=0, include=None,
-          exclude=None, train_only=None, notes=None, split=True):
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """How preprocess splits the songs that may be scored: shares of val and test artists."""
+    val_fraction: float = 0.15
+    test_fraction: float = 0.15
+    seed: int = 0
+
+
+def clean(df, min_per_genre=10, include=None, exclude=None, train_only=None, split=Split(),
+          notes=None):
     """The training table of a SongCSV-style DataFrame (see module docstring).
 
     Drops rows without a genre, duplicate songs (same track_id or song_id), genres with fewer
@@ -121,21 +130,37 @@ def clean(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed=0, i
     for ``min_per_genre``, never validate or test, get a true ``train_only`` column, and are
     dropped when their artist is in the val or test split. So are songs' crops (rows with a
     ``crop`` number above 0, from extract --crops), except those of train-only songs, which
-    are dropped. With ``split`` False every row is in the train split (for cross-validation,
+    are dropped. With ``split`` None every row is in the train split (for cross-validation,
     which makes its own folds), and no train-only row is dropped for its artist. When ``notes``
     is a list, a line per decision is appended to it.
     """
     notes = [] if notes is None else notes
     if LABEL not in df.columns:
         raise TableError(f"no {LABEL!r} column (columns: {summarise(map(str, df.columns))})")
-    df = _drop_unlabelled(df, notes)
-    df = _drop_duplicates(df, notes)
+    df = _drop_duplicates(_drop_unlabelled(df, notes), notes)
     weak_labels = _train_only_mask(df, train_only)
     df = _drop_crops_of_train_only_songs(df, weak_labels, notes)
     crops = crop_mask(df)
     weak = weak_labels[df.index] | crops
     df = _drop_rare_genres(df, weak, min_per_genre, notes)
     weak = weak[df.index]
+    numeric = _varying_features(df, include, exclude, notes)
+    trace = df[[name for name in TRACE_COLUMNS if name in df.columns] + [LABEL]]
+    splits = pd.Series("train", index=trace.index, name=SPLIT)
+    if split:
+        strong = trace[~weak]
+        splits[~weak] = assign_splits(strong[LABEL].to_numpy(), artist_groups(strong),
+                                      split.val_fraction, split.test_fraction, split.seed)
+    marked = bool(train_only) or crops.any()
+    table = pd.concat([trace, splits] + ([weak.rename(TRAIN_ONLY)] if marked else [])
+                      + [numeric], axis=1).reset_index(drop=True)
+    if marked:
+        table = _drop_train_only_of_held_out_artists(table, bool(train_only), notes)
+    return _drop_genres_missing_from_train(table, notes)
+
+
+def _varying_features(df, include, exclude, notes):
+    """The chosen feature columns as float64, constant ones dropped, gaps noted."""
     names, feature_notes = choose_features(df, include, exclude)
     notes += feature_notes
     numeric = numeric_features(df, names)
@@ -149,19 +174,7 @@ def clean(df, min_per_genre=10, val_fraction=0.15, test_fraction=0.15, seed=0, i
     if gappy:
         notes.append(f"{len(gappy)} feature columns have missing values (imputed with the train "
                      "mean, and flagged to the classifier): " + summarise(gappy))
-    trace = df[[name for name in TRACE_COLUMNS if name in df.columns] + [LABEL]]
-    splits = pd.Series("train", index=trace.index, name=SPLIT)
-    strong = trace[~weak]
-    if split:
-        splits[~weak] = assign_splits(strong[LABEL].to_numpy(), artist_groups(strong),
-                                      val_fraction, test_fraction, seed)
-    columns = [trace, splits, numeric]
-    if train_only or crops.any():
-        columns.insert(2, weak.rename(TRAIN_ONLY))
-    table = pd.concat(columns, axis=1).reset_index(drop=True)
-    if train_only or crops.any():
-        table = _drop_train_only_of_held_out_artists(table, bool(train_only), notes)
-    return _drop_genres_missing_from_train(table, notes)
+    return numeric
 
 
 def numeric_features(df, names):
@@ -185,8 +198,14 @@ def feature_names_of(table):
 
 
 def split_rows(table, split=None):
-    """(features DataFrame, genres array, artist groups) of the rows of ``split`` (None: all)."""
+    """(features DataFrame, genres array, artist groups) of the rows of ``split`` (None: all).
+
+    The val and test splits give only rows that may be scored (``learning_rows``): a
+    train-only row there (a table not made by preprocess) is left out.
+    """
     rows = table if split is None else table[table[SPLIT] == split]
+    if split in ("val", "test"):
+        rows = rows[~train_only_mask(rows)]
     features = numeric_features(rows, feature_names_of(table))
     return features, rows[LABEL].to_numpy(dtype=object), artist_groups(rows)
 
@@ -214,16 +233,44 @@ def folds(n_folds, seed):
     return StratifiedGroupKFold(n_folds, shuffle=True, random_state=seed)
 
 
+def learning_rows(train_only, groups, held):
+    """The one rule for which rows learn when some are held out (to validate, to test, or as a
+    cross-validation fold's test rows): whether each row trains, as a boolean array.
+
+    Only rows that may be scored are ever held out: never a ``train_only`` row (weaker labels,
+    songs' crops). Every row that is not held out trains, except train-only rows of a held-out
+    artist (``groups``): an artist-level label or a crop of a held-out song would teach the
+    model what it is tested on. Preprocess's split, fit's validation holdout, the folds of
+    cross-validation (tune.py, the benchmarks) and evaluate all follow it.
+    """
+    train_only, held = np.asarray(train_only, dtype=bool), np.asarray(held, dtype=bool)
+    if (held & train_only).any():
+        raise TableError("rows that may only train (weaker labels, crops) cannot be held out")
+    groups = np.asarray(groups)
+    return ~held & ~(train_only & np.isin(groups, groups[held]))
+
+
 def fold_rows(genres, artists, train_only, n_folds, seed):
     """(train rows, test rows) of ``folds`` over the rows that are not ``train_only``; the
-    train-only rows join every fold's train rows, except those of the fold's test artists."""
+    train-only rows join every fold's train rows as ``learning_rows`` rules."""
     scored = np.flatnonzero(~train_only)
     extra = np.flatnonzero(train_only)
     for train, test in folds(n_folds, seed).split(np.zeros(len(scored)), genres[scored],
                                                   artists[scored]):
-        tested = set(artists[scored[test]])
-        kept = extra[[artist not in tested for artist in artists[extra]]]
-        yield np.concatenate([scored[train], kept]), scored[test]
+        held = np.zeros(len(genres), dtype=bool)
+        held[scored[test]] = True
+        trains = learning_rows(train_only, artists, held)
+        yield np.concatenate([scored[train], extra[trains[extra]]]), scored[test]
+
+
+def holdout_rows(genres, groups, train_only, fraction, seed):
+    """(training rows, held-out rows) for early stopping: about ``fraction`` of the rows that
+    may be scored, whole ``groups`` (artists; None: each row its own) at a time (holdout_mask),
+    the training rows as ``learning_rows`` rules."""
+    groups = np.arange(len(genres)) if groups is None else np.asarray(groups)
+    held = np.zeros(len(genres), dtype=bool)
+    held[~train_only] = holdout_mask(genres[~train_only], groups[~train_only], fraction, seed)
+    return np.flatnonzero(learning_rows(train_only, groups, held)), np.flatnonzero(held)
 
 
 def holdout_mask(genres, groups, fraction, seed):
@@ -361,16 +408,14 @@ def _drop_crops_of_train_only_songs(df, weak, notes):
 
 
 def _drop_train_only_of_held_out_artists(table, weak_sources, notes):
-    # An artist-level label of a val or test artist's song would teach the model that artist;
-    # a crop of a val or test song, that song.
-    groups = artist_groups(table)
-    held_out = set(groups[table[SPLIT].to_numpy() != "train"])
-    drop = table[TRAIN_ONLY].to_numpy() & np.isin(groups, list(held_out))
+    held_out = table[SPLIT].to_numpy() != "train"
+    weak = table[TRAIN_ONLY].to_numpy()
+    drop = ~held_out & ~learning_rows(weak, artist_groups(table), held_out)
     crops = crop_mask(table).to_numpy()
     for name, rows, told in (("train-only songs (weaker labels)", ~crops, weak_sources),
                              ("crops of songs", crops, crops.any())):
         if told:
-            kept = int((table[TRAIN_ONLY].to_numpy() & rows & ~drop).sum())
+            kept = int((weak & rows & ~drop).sum())
             notes.append(f"{kept} {name} added to the train split; {(drop & rows).sum()} "
                          "dropped, their artists being in val or test")
     return table[~drop].reset_index(drop=True)
@@ -390,10 +435,12 @@ def without_crops(table):
 
 
 def train_only_mask(table):
-    """Whether each row of a training table may only train (see ``clean``'s train_only)."""
+    """Whether each row of a training table may only train: marked ``train_only`` (see
+    ``clean``) or a song's crop."""
+    crops = crop_mask(table).to_numpy()
     if TRAIN_ONLY not in table.columns:
-        return np.zeros(len(table), dtype=bool)
-    return table[TRAIN_ONLY].astype(str).str.lower().isin(("true", "1")).to_numpy()
+        return crops
+    return table[TRAIN_ONLY].astype(str).str.lower().isin(("true", "1")).to_numpy() | crops
 
 
 def _drop_rare_genres(df, weak, min_per_genre, notes):

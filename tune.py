@@ -6,15 +6,18 @@ Usage:
     python train.py --config runs/tune-NAME/best.json --data data/preprocessed_data.csv
 
 Needs Optuna (an optional extra: pip install -r requirements-tune.txt). Each trial draws
-GenreClassifier parameters from model.SEARCH_SPACE (random sampling, a shuffled grid, or
-Optuna's TPE for bayes) and is scored by scoring.cross_validated over --folds folds of the train
-and val rows, stratified by genre and grouped by artist (the test rows are never read); in each
-fold the classifier stops early on artists held out of its training rows. --objective names the
+GenreClassifier parameters from options.SEARCH_SPACE (random sampling, a shuffled grid, or
+Optuna's TPE for bayes) over the others' values (defaults < --config < the same options as
+train.py's) and is scored by scoring.cross_validated over --folds folds of the train and val
+rows, stratified by genre and grouped by artist (the test rows are never read; rows that may
+only train, weaker labels and crops, are never scored); in each fold the classifier stops early
+on artists held out of its training rows. --objective names the
 mean scores it maximises (summed). Trials are kept in OUT/study.db (Optuna's SQLite storage) as they
 end, so the same command continues a killed or interrupted search up to --trials. OUT/trials.csv
 lists the finished trials and OUT/best.json, a --config file for train.py, holds the best one.
-Folds run one after another in this process, on one torch thread: a small MLP gains little from
-more threads, and worker processes would each take a terminal's Ctrl-C for themselves.
+Folds run one after another in this process (--threads torch threads, one by default): a small
+MLP gains little from more threads, and worker processes would each take a terminal's Ctrl-C
+for themselves.
 """
 import argparse
 import csv
@@ -25,15 +28,18 @@ from pathlib import Path
 
 import torch
 
+import options
 import scoring
 import songtable
+from classifier import GenreClassifier
 from dataset import interrupts
 from dataset.outputs import OutputError, atomic_output
-from model import SEARCH_SPACE, GenreClassifier, as_parameters, suggest
+from options import SEARCH_SPACE, as_parameters, suggest
 
 STUDY = "tune"
 TRIAL_COLUMNS = ("trial", *SEARCH_SPACE,
-                 *(f"{m}{s}" for m in scoring.METRICS for s in ("", "_std")), "seconds")
+                 *(f"{m}{s}" for m in scoring.METRICS for s in ("", "_std")), "scored_songs",
+                 "seconds")
 
 
 class TuneError(Exception):
@@ -81,19 +87,19 @@ def open_study(optuna, out, method, seed, recorded):
     return study
 
 
-def objective_function(features, genres, artists, base, args):
+def objective_function(table, base, args):
     """Optuna's objective: the summed mean scores of --objective over the folds."""
     def objective(trial):
         interrupts.check()
         started = time.perf_counter()
         classifier = GenreClassifier(**{**base, **propose(trial, args.method)})
-        means = scoring.mean_scores(scoring.cross_validated(
-            classifier, features, genres, artists, args.folds, seeds=(args.seed,)))
-        for metric, (mean, std) in means.items():
+        folds = scoring.cross_validated(classifier, table, args.folds, seeds=(args.search_seed,))
+        for metric, (mean, std) in scoring.mean_scores(folds).items():
             trial.set_user_attr(metric, mean)
             trial.set_user_attr(f"{metric}_std", std)
+        trial.set_user_attr("scored_songs", int(sum(fold["songs"] for fold in folds)))
         trial.set_user_attr("seconds", time.perf_counter() - started)
-        return sum(means[metric][0] for metric in args.objective)
+        return sum(trial.user_attrs[metric] for metric in args.objective)
     return objective
 
 
@@ -111,8 +117,8 @@ def write_results(out, rows, base, best_number):
         writer.writeheader()
         writer.writerows(rows)
     best = next(row for row in rows if row["trial"] == best_number)
-    config = {**base, **as_parameters({name: best[name] for name in SEARCH_SPACE})}
-    config["hidden"] = list(config["hidden"])
+    config = options.as_json({**base, **as_parameters({name: best[name]
+                                                        for name in SEARCH_SPACE})})
     with atomic_output(out / "best.json") as temporary:
         temporary.write_text(json.dumps(config, indent=2) + "\n")
 
@@ -130,49 +136,50 @@ def format_best(rows, best_first, top=5):
 
 
 def parse_args(argv):
-    defaults = GenreClassifier()
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    """(script options, the GenreClassifier parameters the search starts from)."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", default="data/preprocessed_data.csv",
-                        help="table written by preprocess.py (its test rows are not read)")
-    parser.add_argument("--trials", type=int, default=40, help="trials in the whole search")
+                        help="table written by preprocess.py; its test rows are not read "
+                        "(default: %(default)s)")
+    parser.add_argument("--trials", type=int, default=40,
+                        help="trials in the whole search (default: %(default)s)")
     parser.add_argument("--method", choices=("random", "grid", "bayes"), default="random",
-                        help="random sampling, a shuffled grid, or Optuna's TPE")
+                        help="random sampling, a shuffled grid, or Optuna's TPE "
+                        "(default: %(default)s)")
     parser.add_argument("--objective", nargs="+", choices=scoring.METRICS, default=["macro_f1"],
-                        help="mean scores to maximise (summed when several)")
+                        help="mean scores to maximise, summed when several (default: macro_f1)")
     parser.add_argument("--out", type=Path, default=Path("runs/tune"),
-                        help="run folder: study.db, trials.csv, best.json")
-    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds per trial")
-    parser.add_argument("--epochs", type=int, default=defaults.epochs,
-                        help="at most this many per training")
-    parser.add_argument("--patience", type=int, default=defaults.patience,
-                        help="early-stopping patience per training")
-    parser.add_argument("--seed", type=int, default=0,
-                        help="seed of the folds, the proposals and the networks")
-    parser.add_argument("--top", type=int, default=5, help="best trials shown at the end")
+                        help="run folder: study.db, trials.csv, best.json (default: %(default)s)")
+    parser.add_argument("--folds", type=int, default=5,
+                        help="cross-validation folds per trial (default: %(default)s)")
+    parser.add_argument("--search-seed", type=int, default=0,
+                        help="seed of the folds and the proposals (default: %(default)s)")
+    parser.add_argument("--top", type=int, default=5,
+                        help="best trials shown at the end (default: %(default)s)")
+    options.add_threads_option(parser)
+    options.add_parameter_options(parser)
     args = parser.parse_args(argv)
-    for name in ("trials", "epochs", "patience", "top"):
+    options.check_threads(parser, args)
+    for name in ("trials", "top"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     if args.folds < 2:
         parser.error("--folds must be at least 2")
-    return args
+    return args, options.chosen_parameters(parser, args)
 
 
 def main(argv=None):
-    args = parse_args(argv)
-    torch.set_num_threads(1)
-    base = {"epochs": args.epochs, "patience": args.patience, "seed": args.seed}
+    args, base = parse_args(argv)
+    torch.set_num_threads(args.threads)
     try:
         optuna = import_optuna()
         table = songtable.read_table(args.data)
-        features, genres, artists = songtable.split_rows(
-            table[table[songtable.SPLIT] != "test"].reset_index(drop=True))
-        study = open_study(optuna, args.out, args.method, args.seed, {
+        table = table[table[songtable.SPLIT] != "test"].reset_index(drop=True)
+        study = open_study(optuna, args.out, args.method, args.search_seed, {
             "method": args.method, "objective": args.objective, "folds": args.folds,
-            "seed": args.seed, "rows": len(genres), "epochs": args.epochs,
-            "patience": args.patience, "space": list(SEARCH_SPACE)})
-        objective = objective_function(features, genres, artists, base, args)
+            "search_seed": args.search_seed, "rows": len(table),
+            "base": options.as_json(base), "space": list(SEARCH_SPACE)})
+        objective = objective_function(table, base, args)
         started = time.perf_counter()
         remaining = args.trials - len(finished_trials(optuna, study))
         with interrupts.stop_on_interrupt():

@@ -1,4 +1,4 @@
-"""model.GenreClassifier: a scikit-learn estimator that learns genres, reproducibly, and keeps a
+"""classifier.GenreClassifier (around model.GenreMLP): a scikit-learn estimator that learns genres, reproducibly, and keeps a
 self-contained checkpoint."""
 import numpy as np
 import pytest
@@ -10,8 +10,12 @@ from threadpoolctl import threadpool_limits
 
 import scoring
 import songtable
-from model import (CHECKPOINT_KEYS, CheckpointError, GenreClassifier, GenreMLP, SettingError,
-                   AUTO_CORRECTIONS, class_weights, correct_prior, gaussianise)
+import pickle
+
+from checkpoint import CHECKPOINT_KEYS, CheckpointError
+from classifier import AUTO_CORRECTIONS, GenreClassifier, SettingError
+from model import GenreMLP
+from transforms import class_weights, correct_prior, gaussianise
 from songs import synthetic_songcsv
 
 # One small network, quick to train; tests of other settings name them.
@@ -47,13 +51,19 @@ def fitted(rows):
 
 def test_default_network_is_four_linear_layers_sized_by_data():
     network = GenreMLP(n_features=7, n_classes=3)
-    linear = [layer for layer in network.modules() if isinstance(layer, torch.nn.Linear)]
-    assert [(layer.in_features, layer.out_features) for layer in linear] == [
-        (7, 128), (128, 64), (64, 32), (32, 3)]
-    assert not any(isinstance(layer, torch.nn.Dropout) for layer in network.modules())
-    with_dropout = GenreMLP(7, 3, hidden=(16, 8, 4), dropout=0.3)
-    assert sum(isinstance(layer, torch.nn.Dropout) for layer in with_dropout.modules()) == 3
+    assert [tuple(weight.shape) for weight in network.weights] == [
+        (1, 7, 128), (1, 128, 64), (1, 64, 32), (1, 32, 3)]
+    assert network(torch.zeros(5, 7)).shape == (1, 5, 3)  # (members, songs, genres)
     assert len(GenreClassifier().hidden) == 3  # the default classifier is four layers too
+
+
+def test_members_side_by_side_compute_what_each_computes_alone():
+    stacked = GenreMLP(7, 3, hidden=(16, 8, 4), dropout=0.3, members=3, seeds=[5, 6, 7]).eval()
+    alone = GenreMLP(7, 3, hidden=(16, 8, 4), dropout=0.3, members=1, seeds=[6]).eval()
+    songs = torch.randn(10, 7)
+    assert torch.allclose(stacked(songs)[1], alone(songs)[0])
+    assert torch.allclose(stacked.select([1])(songs)[0], alone(songs)[0])
+    assert not torch.allclose(stacked(songs)[0], stacked(songs)[1])
 
 
 def test_learns_genres_and_knows_its_inputs(fitted, rows):
@@ -65,8 +75,8 @@ def test_learns_genres_and_knows_its_inputs(fitted, rows):
     assert probabilities.sum(axis=1) == pytest.approx(np.ones(len(genres)), abs=1e-5)
     assert fitted.score(features, genres) > 0.8  # genres are separable in the synthetic timbre
     # year has gaps: it gets a missing-value flag input, the network one input more.
-    assert list(fitted.feature_names_in_[fitted.missing_columns_]) == ["year"]
-    assert fitted.networks_[0].net[0].in_features == len(features.columns) + 1
+    assert list(fitted.feature_names_in_[fitted.transform_.missing_columns]) == ["year"]
+    assert fitted.network_.widths[0] == len(features.columns) + 1
 
 
 def test_early_stopping_keeps_the_best_epoch(fitted, rows):
@@ -86,8 +96,9 @@ def test_standardisation_comes_from_the_training_rows_only(rows):
     first = GenreClassifier(**settings).fit(features, genres, eval_set=(val_features, val_genres))
     shifted = val_features.assign(tempo=1e6)
     second = GenreClassifier(**settings).fit(features, genres, eval_set=(shifted, val_genres))
-    assert torch.equal(first.mean_, second.mean_) and torch.equal(first.std_, second.std_)
-    assert first.mean_[:len(features.columns)].numpy() == pytest.approx(
+    assert torch.equal(first.transform_.mean, second.transform_.mean)
+    assert torch.equal(first.transform_.std, second.transform_.std)
+    assert first.transform_.mean[:len(features.columns)].numpy() == pytest.approx(
         features.mean().to_numpy(), rel=1e-5)
 
 
@@ -113,7 +124,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(fitted, rows):
 
 def test_without_a_validation_set_whole_artists_are_held_out(table):
     features, genres, artists = songtable.split_rows(table, "train")
-    classifier = GenreClassifier(**FAST, validation_fraction=0.2).fit(features, genres,
+    classifier = GenreClassifier(**FAST, val_fraction=0.2).fit(features, genres,
                                                                       groups=artists)
     held = classifier.metrics_["n_val"]
     assert classifier.metrics_["n_train"] + held == len(genres)
@@ -149,33 +160,72 @@ def test_foreign_and_older_checkpoints_are_refused(fitted, tmp_path):
         GenreClassifier.load(tmp_path / "old.pt")
 
 
-def test_ensemble_networks_differ_and_their_mean_is_the_prediction(fitted, rows):
+def test_checkpoints_of_separate_networks_load_as_one_batched_network(rows, tmp_path):
+    """Before the members were one batched module, a checkpoint held one state dict per
+    network (net.0.weight ...) and the parameter validation_fraction."""
+    features, genres, artists = rows["train"]
+    ensemble = GenreClassifier(**{**FITTED, "ensemble": 2, "dropout": 0.2}).fit(
+        features, genres, groups=artists, eval_set=rows["val"][:2])
+    ensemble.save(tmp_path / "model.pt")
+    checkpoint = torch.load(tmp_path / "model.pt", weights_only=True)
+    layers = (0, 3, 6, 9)  # Linear, ReLU, Dropout, ...: where the Linear layers were
+    checkpoint["model"] = [
+        {**{f"net.{layer}.weight": checkpoint["model"][f"weights.{depth}"][member].T
+            for depth, layer in enumerate(layers)},
+         **{f"net.{layer}.bias": checkpoint["model"][f"biases.{depth}"][member, 0]
+            for depth, layer in enumerate(layers)}} for member in range(2)]
+    del checkpoint["model_args"]["members"]
+    config = checkpoint["config"]
+    config["validation_fraction"] = config.pop("val_fraction")
+    torch.save(checkpoint, tmp_path / "old.pt")
+    loaded = GenreClassifier.load(tmp_path / "old.pt")
+    assert loaded.get_params() == ensemble.get_params()
+    assert np.array_equal(loaded.predict_proba(features), ensemble.predict_proba(features))
+
+
+def alone(ensemble, member, **fitted):
+    """A classifier of one member of ``ensemble`` (its other fitted state shared)."""
+    single = clone(ensemble)
+    vars(single).update({key: value for key, value in vars(ensemble).items()
+                         if key.endswith("_")}, network_=ensemble.network_.select([member]),
+                        **fitted)
+    return single
+
+
+def test_ensemble_members_differ_and_their_mean_is_the_prediction(fitted, rows):
     features, genres, artists = rows["train"]
     ensemble = GenreClassifier(**{**FITTED, "ensemble": 3}, seed=1).fit(
         features, genres, groups=artists, eval_set=rows["val"][:2])
-    assert len(ensemble.networks_) == 3 and len(ensemble.metrics_["best_epochs"]) == 3
+    assert ensemble.network_.members == 3 and len(ensemble.metrics_["best_epochs"]) == 3
     assert {row["member"] for row in ensemble.history_} == {0, 1, 2}
-    assert not torch.equal(ensemble.networks_[0].net[0].weight, ensemble.networks_[1].net[0].weight)
+    weights = ensemble.network_.weights[0]
+    assert not torch.equal(weights[0], weights[1])
     test = rows["test"][0]
-    members = []
-    for network in ensemble.networks_:
-        single = clone(ensemble)
-        vars(single).update({key: value for key, value in vars(ensemble).items()
-                             if key.endswith("_")}, networks_=[network], prior_correction_=0.0)
-        members.append(single.predict_proba(test))
+    members = [alone(ensemble, member, prior_correction_=0.0).predict_proba(test)
+               for member in range(3)]
     expected = correct_prior(torch.tensor(np.mean(members, axis=0)), ensemble.class_prior_,
                              ensemble.prior_correction_ * ensemble.class_weight_power)
     assert ensemble.predict_proba(test) == pytest.approx(expected.numpy(), abs=1e-6)
-    # Each network was kept at its own best epoch: its validation accuracy there.
+    # Each member was kept at its own best epoch: its validation accuracy there.
     val_features, val_genres, _ = rows["val"]
-    for member, network in enumerate(ensemble.networks_):
-        single = clone(ensemble)
-        vars(single).update({key: value for key, value in vars(ensemble).items()
-                             if key.endswith("_")}, networks_=[network])
+    for member in range(3):
         best = next(row for row in ensemble.history_ if row["member"] == member
                     and row["epoch"] == ensemble.metrics_["best_epochs"][member])
-        assert np.mean(single.predict(val_features) == val_genres) == pytest.approx(
-            best["val_accuracy"])
+        assert np.mean(alone(ensemble, member).predict(val_features) == val_genres) == (
+            pytest.approx(best["val_accuracy"]))
+
+
+def test_a_member_stops_learning_when_its_patience_runs_out(rows):
+    """A stopped member leaves the batched network: it gets no more epochs in the history,
+    while the others go on; each keeps its own best epoch."""
+    features, genres, _ = rows["train"]
+    ensemble = GenreClassifier(**{**FAST, "epochs": 60, "patience": 3, "ensemble": 4,
+                                  "lr": 0.03}).fit(features, genres, eval_set=rows["val"][:2])
+    last = {member: max(row["epoch"] for row in ensemble.history_ if row["member"] == member)
+            for member in range(4)}
+    for member, best in enumerate(ensemble.metrics_["best_epochs"]):
+        assert last[member] == min(best + 3, 60)
+    assert len(set(last.values())) > 1, "the members should stop at different epochs"
 
 
 def test_bootstrap_networks_see_other_rows(rows):
@@ -184,7 +234,7 @@ def test_bootstrap_networks_see_other_rows(rows):
     plain = GenreClassifier(**settings).fit(features, genres, eval_set=rows["val"][:2])
     resampled = GenreClassifier(**settings, bootstrap=True).fit(features, genres,
                                                                 eval_set=rows["val"][:2])
-    assert not torch.equal(plain.networks_[0].net[0].weight, resampled.networks_[0].net[0].weight)
+    assert not torch.equal(plain.network_.weights[0], resampled.network_.weights[0])
 
 
 def test_prior_correction_moves_predictions_towards_common_genres(fitted, rows):
@@ -225,8 +275,7 @@ def test_works_in_cross_validate_with_artist_grouped_folds(table):
                            cv=StratifiedGroupKFold(3), scoring=scoring.scorer,
                            params={"groups": artists})
     assert len(found["test_macro_f1"]) == 3 and min(found["test_accuracy"]) > 0.8
-    folds = scoring.cross_validated(GenreClassifier(**FAST), features, genres, artists,
-                                    n_folds=3, seeds=(0, 1))
+    folds = scoring.cross_validated(GenreClassifier(**FAST), table, n_folds=3, seeds=(0, 1))
     assert len(folds) == 6 and all(fold["macro_f1"] > 0.6 for fold in folds)
 
 
@@ -256,7 +305,7 @@ def test_quantile_inputs_are_normal_on_the_training_rows_and_survive_a_checkpoin
     skewed = features.assign(tempo=np.exp(features["tempo"] / 10))  # heavy right tail
     classifier = GenreClassifier(**FAST, input_transform="quantile").fit(
         skewed, genres, groups=artists)
-    mapped = gaussianise(skewed.to_numpy(), classifier.quantiles_)
+    mapped = gaussianise(skewed.to_numpy(), classifier.transform_.quantiles)
     tempo = mapped[:, list(skewed.columns).index("tempo")]
     assert abs(np.mean(tempo)) < 0.05 and abs(np.std(tempo) - 1) < 0.1
     assert np.isnan(mapped[:, 0]).sum() == skewed["year"].isna().sum()  # gaps stay gaps
@@ -305,3 +354,10 @@ def test_train_only_rows_train_but_never_validate_nor_set_the_genre_shares(table
     held_out = GenreClassifier(**FAST).fit(features, genres, groups=artists, train_only=weak)
     # Only Pop_Rock and Rap songs are not train-only: only they can be held out.
     assert held_out.metrics_["n_val"] <= (~weak).sum() * 0.3
+
+
+def test_a_fitted_classifier_pickles_and_predicts_the_same(fitted, rows):
+    features = rows["test"][0]
+    again = pickle.loads(pickle.dumps(fitted))
+    assert np.array_equal(again.predict_proba(features), fitted.predict_proba(features))
+    assert clone(fitted).get_params() == fitted.get_params()

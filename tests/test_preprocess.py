@@ -80,7 +80,7 @@ def test_features_and_exclude_choose_columns_by_pattern():
 
 def test_split_is_artist_disjoint_stratified_and_seeded():
     raw = synthetic_songcsv(n_songs=600)
-    table = songtable.clean(raw, seed=3)
+    table = songtable.clean(raw, split=songtable.Split(seed=3))
     artists = {split: set(table.loc[table["split"] == split, "artist_id"])
                for split in songtable.SPLITS}
     assert not artists["train"] & artists["test"]
@@ -91,8 +91,8 @@ def test_split_is_artist_disjoint_stratified_and_seeded():
     counts = songtable.split_counts(table)
     assert (counts.loc[list(GENRE_SHARES), list(songtable.SPLITS)] > 0).all().all()
 
-    again = songtable.clean(raw, seed=3)
-    other = songtable.clean(raw, seed=4)
+    again = songtable.clean(raw, split=songtable.Split(seed=3))
+    other = songtable.clean(raw, split=songtable.Split(seed=4))
     assert (again["split"] == table["split"]).all()
     assert (other["split"] != table["split"]).any()
 

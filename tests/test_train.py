@@ -7,7 +7,9 @@ import pytest
 
 import songtable
 import train
-from model import HISTORY_COLUMNS, PARAMETER_HELP, GenreClassifier
+from classifier import GenreClassifier
+from options import HIDDEN_PARAMETERS, PARAMETER_HELP
+from training import HISTORY_COLUMNS
 from songs import synthetic_songcsv
 
 FAST = ["--epochs", "15", "--patience", "5", "--hidden", "16", "8"]
@@ -49,7 +51,7 @@ def test_every_classifier_parameter_is_an_option_with_its_default_in_help(capsys
         train.main(["--help"])
     printed = "".join(capsys.readouterr().out.split())
     for name, default in GenreClassifier().get_params().items():
-        if name in train.HIDDEN_PARAMETERS:
+        if name in HIDDEN_PARAMETERS:
             continue
         shown = " ".join(map(str, default)) if isinstance(default, tuple) else str(default)
         assert f"--{name.replace('_', '-')}" in printed
@@ -118,3 +120,23 @@ def test_without_val_rows_whole_train_artists_are_held_out(table_path, tmp_path)
     assert train.main(["--data", str(no_val), "--out", str(out), *FAST]) == 0
     metrics = GenreClassifier.load(out / "model.pt").metrics_
     assert metrics["n_train"] + metrics["n_val"] == (table["split"] == "train").sum()
+
+
+def test_the_curve_marks_the_epoch_the_checkpoint_keeps(table_path, tmp_path):
+    """Stopping on the score keeps an epoch that is often not the lowest validation loss; the
+    curve's dotted line stands at the kept epoch, for each member."""
+    import plots
+
+    out = tmp_path / "run"
+    assert train.main(["--data", str(table_path), "--out", str(out), "--stop-on", "score",
+                       "--ensemble", "2", "--seed", "3", *FAST]) == 0
+    classifier = GenreClassifier.load(out / "model.pt")
+    with open(out / "history.csv", newline="") as stream:
+        history = [{key: int(value) if key in ("member", "epoch") else float(value)
+                    for key, value in row.items()} for row in csv.DictReader(stream)]
+    kept = classifier.metrics_["best_epochs"]
+    figure = plots.curve_figure(history, kept)
+    for axes in figure.axes:
+        marked = sorted({line.get_xdata()[0] for line in axes.get_lines()
+                         if line.get_linestyle() == ":"})
+        assert marked == sorted(set(kept))

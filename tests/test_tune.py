@@ -4,13 +4,14 @@ import csv
 import json
 import sys
 
+import pandas as pd
 import pytest
 
-import model
+import options
 import songtable
 import train
 import tune
-from model import GenreClassifier
+from classifier import GenreClassifier
 from songs import synthetic_songcsv
 
 optuna = pytest.importorskip("optuna", reason="Optuna (optional extra) is not installed")
@@ -84,7 +85,7 @@ def test_grid_and_bayes_methods(method, data, tmp_path):
     trials = read_trials(out)
     assert len(trials) == 2
     if method == "grid":
-        assert all(float(row["lr"]) in model.SEARCH_SPACE["lr"][0] for row in trials)
+        assert all(float(row["lr"]) in options.SEARCH_SPACE["lr"][0] for row in trials)
 
 
 def test_other_settings_in_the_same_folder_exit_2(data, tmp_path, capsys):
@@ -98,3 +99,19 @@ def test_without_optuna_it_says_how_to_install(tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "optuna", None)  # what an install without the extra has
     assert tune.main(["--out", str(tmp_path / "t")]) == 2
     assert "pip install -r requirements-tune.txt" in capsys.readouterr().err
+
+
+def test_rows_that_may_only_train_are_never_scored(data, tmp_path):
+    """Weaker labels and songs' crops train in every fold but are never a fold's test song:
+    each trial scores exactly the songs that may be scored, with or without them."""
+    table = songtable.read_table(data)
+    songs = table[table["split"] != "test"]
+    extra = songs.sample(40, random_state=0).assign(train_only=True, genre="Jazz")
+    crops = songs.sample(30, random_state=1).assign(train_only=True, crop=1)
+    marked = pd.concat([table.assign(train_only=False, crop=0), extra, crops],
+                       ignore_index=True)
+    marked_path = tmp_path / "marked.csv"
+    marked.to_csv(marked_path, index=False)
+    for path, out in ((data, tmp_path / "plain"), (marked_path, tmp_path / "marked")):
+        assert tune.main(["--data", str(path), "--out", str(out), *TINY]) == 0
+        assert {int(row["scored_songs"]) for row in read_trials(out)} == {len(songs)}

@@ -1,0 +1,198 @@
+"""The one declaration of the training configuration, as scripts and searches see it.
+
+Usage:
+    import options
+    options.add_parameter_options(parser)              # --hidden, --lr, ... --config
+    args = parser.parse_args(argv)
+    parameters = options.chosen_parameters(parser, args)    # defaults < --config < command line
+    settings = options.suggest(trial)                  # an Optuna trial's draw from SEARCH_SPACE
+
+GenreClassifier's constructor parameters are the configuration; this module gives each a help
+line, turns them into command-line options of the same names (train.py, tune.py), reads them
+from JSON files (--config, tune.py's best.json) and declares the ranges worth searching.
+"""
+import argparse
+import inspect
+import json
+from pathlib import Path
+
+from checkpoint import RENAMED_PARAMETERS
+from classifier import GenreClassifier, SettingError
+
+PARAMETER_HELP = {
+    "hidden": "widths of the hidden layers (three make the four-linear-layer MLP)",
+    "dropout": "dropout after each hidden layer",
+    "epochs": "at most this many passes over the training rows",
+    "batch_size": "songs per optimiser step",
+    "lr": "learning rate",
+    "momentum": "SGD momentum",
+    "weight_decay": "L2 penalty on the weights",
+    "optimizer": "sgd (with momentum), adam or adamw (decoupled weight decay)",
+    "patience": "stop when what stop_on watches has not improved for this many epochs",
+    "class_weight_power": "loss weight of each genre is (1 / its share) ** this: 0 unweighted, "
+                          "1 every genre weighs the same",
+    "prior_correction": "share of the class weighting's favour to rare genres taken back at "
+                        "prediction: 0 none (more macro-F1), 1 all (more accuracy), or auto: the "
+                        "share with the best validation accuracy + macro-F1",
+    "input_noise": "Gaussian noise added to standardised training inputs, in feature stds",
+    "input_transform": "standard (mean 0, std 1) or quantile (each feature mapped through its "
+                       "training quantiles to a normal distribution, then standardised)",
+    "label_smoothing": "share of each training label spread over the other genres",
+    "stop_on": "what early stopping watches: loss (validation loss) or score (validation "
+               "accuracy + macro-F1; with an auto prior correction, at the share 0.5)",
+    "ensemble": "train this many networks (seeds seed, seed+1, ...) and average their "
+                "probabilities",
+    "bootstrap": "train each network of an ensemble on a resample of the training rows",
+    "val_fraction": "share of the training artists held out for early stopping when no "
+                    "validation rows are given (train.py uses the table's val split)",
+    "seed": "seed of the weights, shuffling, dropout, noise and held-out artists",
+    "device": "auto (cuda if present), cpu or cuda",
+    "verbose": "print one line per epoch",
+}
+HIDDEN_PARAMETERS = ("verbose",)  # the scripts decide what they print
+
+# The ranges worth searching, around the defaults: name -> (grid values, (low, high) for random
+# and TPE sampling or None to sample the grid's values, log scale). tune.py and
+# bench/select_mlp.py search this space; the other parameters keep their values there.
+SEARCH_SPACE = {
+    "hidden": (("128-64-32", "256-128-64", "512-256-128"), None, False),
+    "lr": ((3e-4, 1e-3, 3e-3), (3e-4, 3e-3), True),
+    "weight_decay": ((1e-3, 1e-2, 1e-1), (1e-3, 0.3), True),
+    "dropout": ((0.0, 0.2, 0.4), (0.0, 0.6), False),
+    "label_smoothing": ((0.0, 0.05, 0.1), (0.0, 0.15), False),
+    "class_weight_power": ((0.4, 0.7, 1.0), (0.4, 1.0), False),
+    "input_noise": ((0.0, 0.2, 0.4), (0.0, 0.4), False),
+    "batch_size": ((32, 64, 128), None, False),
+}
+
+
+def parameter_defaults():
+    """{parameter: default} of GenreClassifier's constructor, in its order."""
+    return {name: parameter.default
+            for name, parameter in inspect.signature(GenreClassifier).parameters.items()}
+
+
+def option_defaults():
+    """{parameter: default} of the parameters that are command-line options."""
+    return {name: default for name, default in parameter_defaults().items()
+            if name not in HIDDEN_PARAMETERS}
+
+
+def add_parameter_options(parser):
+    """--config and one option per parameter, typed by its default. Options not given stay
+    unset, so a --config file's value is only overridden by what the user typed."""
+    parser.add_argument("--config", help="JSON file of the options below (e.g. best.json of "
+                        "tune.py); options on the command line override it")
+    for name, default in option_defaults().items():
+        option = "--" + name.replace("_", "-")
+        shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
+        settings = {"default": argparse.SUPPRESS,
+                    "help": f"{PARAMETER_HELP[name]} (default: {shown})"}
+        if isinstance(default, bool):
+            parser.add_argument(option, action=argparse.BooleanOptionalAction, **settings)
+        elif isinstance(default, tuple):
+            parser.add_argument(option, type=int, nargs="+", **settings)
+        elif isinstance(default, str):
+            parser.add_argument(option, type=_number_or_text, **settings)
+        else:
+            parser.add_argument(option, type=type(default), **settings)
+
+
+def chosen_parameters(parser, args):
+    """GenreClassifier parameters of parsed ``args``: defaults < --config < command line;
+    ``parser.error`` (a one-line message, exit 2) for a bad file or value."""
+    given = {name: value for name, value in vars(args).items() if name in option_defaults()}
+    try:
+        config = read_parameters(args.config) if args.config else {}
+    except ValueError as err:
+        parser.error(str(err))
+    parameters = {**config, **given}
+    if "hidden" in parameters:
+        parameters["hidden"] = tuple(parameters["hidden"])
+    try:
+        GenreClassifier(**parameters).check_params()
+    except SettingError as err:
+        parser.error(f"--{err.name.replace('_', '-')} {err.requirement}")
+    return parameters
+
+
+def add_threads_option(parser, default=1):
+    parser.add_argument("--threads", type=int, default=default,
+                        help="CPU threads for torch and the baselines: a small MLP runs fastest "
+                        "on one, and a busy machine slows many threads tenfold "
+                        "(default: %(default)s)")
+
+
+def check_threads(parser, args):
+    if args.threads < 1:
+        parser.error("--threads must be at least 1")
+
+
+def read_parameters(path):
+    """The GenreClassifier parameters in the JSON object at ``path`` (--config, tune.py's
+    best.json), each as the type of its default; ValueError naming what is wrong."""
+    try:
+        settings = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise ValueError(f"{path}: not a readable JSON file ({err})") from None
+    if not isinstance(settings, dict):
+        raise ValueError(f"{path}: not a JSON object of train.py options")
+    defaults = parameter_defaults()
+    parameters = {}
+    for key, value in settings.items():
+        name = key.replace("-", "_")
+        name = RENAMED_PARAMETERS.get(name, name)
+        if name not in defaults:
+            raise ValueError(f"{path}: {key!r} is not a train.py option")
+        try:
+            parameters[name] = _like(defaults[name], value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{path}: {key!r} should be like {defaults[name]!r}, "
+                             f"not {value!r}") from None
+    return parameters
+
+
+def suggest(trial, grid=False):
+    """GenreClassifier parameters of an Optuna trial drawn from SEARCH_SPACE (its grid values
+    only with ``grid``)."""
+    settings = {}
+    for name, (values, bounds, log) in SEARCH_SPACE.items():
+        if bounds is None or grid:
+            settings[name] = trial.suggest_categorical(name, list(values))
+        else:
+            settings[name] = trial.suggest_float(name, *bounds, log=log)
+    return as_parameters(settings)
+
+
+def as_parameters(settings):
+    """Search values as GenreClassifier parameters (hidden widths "256-128" -> (256, 128))."""
+    if "hidden" not in settings:
+        return dict(settings)
+    return {**settings, "hidden": tuple(int(width) for width in settings["hidden"].split("-"))}
+
+
+def as_json(parameters):
+    """Parameters as a JSON-ready dict (a --config file): hidden widths as a list."""
+    return {**parameters, **({"hidden": list(parameters["hidden"])}
+                             if "hidden" in parameters else {})}
+
+
+def _like(default, value):
+    """``value`` as the type of ``default``; TypeError or ValueError when it cannot be."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise TypeError(value)
+        return value
+    if isinstance(default, tuple):
+        return tuple(int(width) for width in value)
+    if isinstance(default, str) and isinstance(value, (str, int, float)):
+        return value  # a word or, for prior_correction, a number
+    return type(default)(value)
+
+
+def _number_or_text(text):
+    """A number where one is given (--prior-correction 0.3), else the word (auto, sgd, cpu)."""
+    try:
+        return float(text)
+    except ValueError:
+        return text

@@ -1,0 +1,136 @@
+"""What stands between a table's numbers and the network: input transforms and genre weighting.
+
+Usage:
+    from transforms import InputTransform, class_weights, correct_prior
+    transform = InputTransform("quantile").fit(train_features)     # train rows only
+    inputs = transform(features)             # float32 tensor: mapped, flagged, standardised
+    weights = class_weights(class_shares(labels, n_genres), power=0.78)
+    probabilities = correct_prior(probabilities, class_prior, exponent)
+
+InputTransform maps each feature through its training quantiles to a normal distribution (or
+leaves it as it is: "standard"), appends a 0/1 missing-value flag for each column that had gaps
+in training, and standardises with the training rows' mean and std; missing values become 0,
+the training mean. Its ``state()`` is a dict of tensors and lists for the checkpoint.
+"""
+import warnings
+
+import numpy as np
+import torch
+from scipy import special
+
+QUANTILES = 101
+
+
+class InputTransform:
+    """Features (rows x columns, NaN for unknown values) -> network inputs (see module doc)."""
+
+    def __init__(self, kind="quantile"):
+        self.kind = kind
+
+    def fit(self, features):
+        features = np.asarray(features, dtype=np.float32)
+        self.missing_columns = np.flatnonzero(np.isnan(features).any(axis=0))
+        self.quantiles = fit_quantiles(features) if self.kind == "quantile" else None
+        self.mean, self.std = fit_standardisation(self._mapped(features))
+        return self
+
+    def __call__(self, features):
+        return standardise(self._mapped(np.asarray(features, dtype=np.float32)), self.mean,
+                           self.std)
+
+    @property
+    def n_inputs(self):
+        return len(self.mean)
+
+    def _mapped(self, features):
+        """Features through the quantile map (if any), missing-value flags appended."""
+        mapped = features if self.quantiles is None else gaussianise(features, self.quantiles)
+        return np.hstack([mapped, np.isnan(features[:, self.missing_columns])],
+                         dtype=np.float32)
+
+    def state(self):
+        return {"missing_columns": self.missing_columns.tolist(), "quantiles": self.quantiles,
+                "mean": self.mean, "std": self.std}
+
+    @classmethod
+    def from_state(cls, state):
+        transform = cls("standard" if state["quantiles"] is None else "quantile")
+        transform.missing_columns = np.array(state["missing_columns"], dtype=np.int64)
+        transform.quantiles, transform.mean, transform.std = (state["quantiles"], state["mean"],
+                                                              state["std"])
+        return transform
+
+
+def fit_standardisation(inputs):
+    """Per-column mean and std of ``inputs`` (NaN ignored) as float32 tensors.
+
+    A column without spread, or without any value, gets std 1 so it scales to 0, not NaN.
+    """
+    inputs = np.asarray(inputs, dtype=np.float64)
+    present = ~np.isnan(inputs)
+    counts = np.maximum(present.sum(axis=0), 1)
+    mean = np.where(present, inputs, 0.0).sum(axis=0) / counts
+    std = np.sqrt((np.where(present, inputs - mean, 0.0) ** 2).sum(axis=0) / counts)
+    std[~(std > 0)] = 1.0
+    return torch.tensor(mean, dtype=torch.float32), torch.tensor(std, dtype=torch.float32)
+
+
+def standardise(inputs, mean, std):
+    """(inputs - mean) / std as a float32 tensor; missing values become 0, the train mean."""
+    scaled = (torch.from_numpy(np.asarray(inputs, dtype=np.float32)) - mean) / std
+    return torch.nan_to_num(scaled, nan=0.0)
+
+
+def fit_quantiles(features):
+    """Each column's percentiles 0, 1, ..., 100 over the rows (NaN ignored): a float64 tensor."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-missing column: NaN quantiles
+        found = np.nanquantile(np.asarray(features, dtype=np.float64),
+                               np.linspace(0, 1, QUANTILES), axis=0)
+    return torch.from_numpy(np.nan_to_num(found))
+
+
+def gaussianise(features, quantiles):
+    """Each column through its training quantiles to a standard normal (NaN stays NaN).
+
+    Tied quantiles (a feature with few distinct values) map to the middle of their range, as
+    scikit-learn's QuantileTransformer does, by averaging the interpolation both ways.
+    """
+    features = np.asarray(features, dtype=np.float64)
+    quantiles = quantiles.numpy()
+    levels = np.linspace(0, 1, len(quantiles))
+    mapped = np.empty_like(features)
+    for column in range(features.shape[1]):
+        points = quantiles[:, column]
+        mapped[:, column] = 0.5 * (np.interp(features[:, column], points, levels)
+                                   - np.interp(-features[:, column], -points[::-1],
+                                               -levels[::-1]))
+    mapped[np.isnan(features)] = np.nan
+    return special.ndtri(np.clip(mapped, 1e-4, 1 - 1e-4))
+
+
+def class_shares(labels, n_classes):
+    """Each genre's share of ``labels`` (genre indices), a float32 tensor summing to 1."""
+    counts = np.bincount(labels, minlength=n_classes)
+    return torch.tensor(counts / max(len(labels), 1), dtype=torch.float32)
+
+
+def class_weights(shares, power=1.0):
+    """Per-genre loss weights (1 / (classes * share)) ** power, averaging 1 per training song.
+
+    Power 1 is fully balanced (each genre weighs the same in the loss), 0 is unweighted. The
+    scaling keeps the loss, and so the effective learning rate, independent of the power.
+    """
+    shares = shares.double()
+    weights = (1 / (len(shares) * shares.clamp(min=1e-12))) ** power
+    return (weights / (weights * shares).sum()).float()
+
+
+def correct_prior(probabilities, class_prior, exponent):
+    """Probabilities (songs x genres tensor) times class_prior ** exponent, renormalised.
+
+    A network trained with class weights (1 / share) ** power overrates rare genres by that
+    factor; exponent ``power`` takes it all back (an unweighted fit's probabilities), 0 none.
+    """
+    corrected = probabilities * class_prior.to(probabilities.device) ** exponent
+    return corrected / corrected.sum(dim=-1, keepdim=True)
