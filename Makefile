@@ -85,16 +85,16 @@ bench: setup
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-bench.txt
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements-scale.txt \
 		-r requirements-tune.txt
-	$(PYTHON) bench/bench_extract.py --files 1000 --rounds 3
-	$(PYTHON) bench/bench_engines.py
-	$(PYTHON) bench/bench_summary.py
-	$(PYTHON) bench/bench_labels.py
-	$(PYTHON) bench/label_agreement.py
-	$(PYTHON) bench/bench_train.py --songs 10000
-	$(PYTHON) bench/real_benchmark.py --threads 2
-	$(PYTHON) bench/select_mlp.py --sweep
-	$(PYTHON) bench/learning_curve.py
-	$(PYTHON) bench/bench_features.py
+	$(PYTHON) -m bench.bench_extract --files 1000 --rounds 3
+	$(PYTHON) -m bench.bench_engines
+	$(PYTHON) -m bench.bench_summary
+	$(PYTHON) -m bench.bench_labels
+	$(PYTHON) -m bench.label_agreement
+	$(PYTHON) -m bench.bench_train --songs 10000
+	$(PYTHON) -m bench.real_benchmark --threads 2
+	$(PYTHON) -m bench.select_mlp --sweep
+	$(PYTHON) -m bench.learning_curve
+	$(PYTHON) -m bench.bench_features
 
 lint: setup
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check ruff==0.17.6

@@ -2,7 +2,7 @@
 
 Usage:
     pip install -r requirements-scale.txt
-    python bench/bench_engines.py [--files 2000] [--workers 2] [--rounds 2]
+    python -m bench.bench_engines [--files 2000] [--workers 2] [--rounds 2]
 
 Builds FILES single-track song files of real sizes in the real layout (bench_extract.build_files),
 then extracts them (segment features, no labels) four ways: the local engine (a pool of WORKERS
@@ -18,17 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bench.bench_extract import build_files  # noqa: E402
-from dataset import extract, labels  # noqa: E402
-
-
-def run_extract(root, out, workers, engine, output_format):
-    """One extraction of ``root`` into ``out``; returns its summary."""
-    with labels.NoLabels() as source:
-        return extract.extract([str(root)], out, workers, True, source, progress=False,
-                               output_format=output_format, engine=engine)
+from bench.bench_extract import build_files, run_ours
+from dataset import extract
 
 
 def cluster_start_seconds(workers):
@@ -75,7 +66,7 @@ def main(argv=None):
         for _ in range(args.rounds):
             for (engine, output_format), out in ways.items():
                 started = time.perf_counter()
-                summary = run_extract(root, out, args.workers, engine, output_format)
+                summary = run_ours(root, out, args.workers, engine, output_format)
                 best[engine, output_format] = min(best[engine, output_format],
                                                   time.perf_counter() - started)
         rows = summary["rows"]

@@ -2,7 +2,7 @@
 
 Usage:
     pip install -r requirements-bench.txt   # PyTables, for the official getters' way
-    python bench/bench_extract.py [--files 1000] [--workers 1 2] [--rounds 3]
+    python -m bench.bench_extract [--files 1000] [--workers 1 2] [--rounds 3]
 
 Builds FILES single-track song files in the real MSD layout (<A-Z>/<A-Z>/<A-Z>/TR….h5, sizes of
 real songs: ~4 segments/s, ~2 beats/s), then times, on the same files in one run:
@@ -22,10 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from dataset import extract, features, labels, songfiles  # noqa: E402
-from dataset.sample import write_song_file  # noqa: E402
+from dataset import extract, features, labels, songfiles
+from dataset.sample import write_song_file
 
 
 def build_files(root, count, seed=0):
@@ -126,10 +124,11 @@ def run_official(paths, out):
             writer.writerow([row[name] for name in names])
 
 
-def run_ours(root, out, workers):
-    args = extract.parse_args([str(root), "--out", str(out)])
-    with labels.open_source(args) as source:
-        extract.extract([str(root)], out, workers, True, source, progress=False)
+def run_ours(root, out, workers, engine="local", output_format="csv"):
+    """One extraction of ``root`` into ``out`` (segment features, no labels); its summary."""
+    with labels.NoLabels() as source:
+        return extract.extract([str(root)], out, workers, True, source, progress=False,
+                               output_format=output_format, engine=engine)
 
 
 def main(argv=None):

@@ -1,96 +1,61 @@
 """Benchmark: which segment feature families help genre classification on real songs.
 
 Usage:
-    python bench/bench_features.py [--data ../shared/data] [--models logistic_regression ...]
+    python -m bench.bench_features [--data ../shared/data] [--models logistic_regression ...]
                                    [--ablation minus plus] [--labels cd1 lastfm]
                                    [--folds 5] [--seeds 3] [--jobs 1]
 
 Runs the project's extract on the real song files of ``DATA/MillionSongSubset/data`` once per
 label source (tagtraum CD1, and the Last.fm dataset's tags through the genre vocabulary), cleans
-each SongCSV the way the project does, then cross-validates every model on feature sets:
+each SongCSV the way the project does (bench/real_benchmark.py's labelled_table: every song, no
+crops, mismatched tracks kept), then cross-validates every model (the project's baselines,
+scoring.baselines) on feature sets:
   - old: the song-level fields and the segment families SongCSV.csv had before families
     (timbre and pitch means and stds, segment loudness, event rates);
   - all: every family of dataset.features;
   - all - F (``--ablation minus``): every family but F, for each new family F;
   - old + F (``--ablation plus``): the old set and F.
-Folds: genre-stratified, artist-grouped (sklearn StratifiedGroupKFold, groups = artist_id),
-FOLDS folds for each of SEEDS shuffles. Prints per set accuracy, macro-F1 and balanced accuracy
-(mean ± std over folds) and the paired difference to its reference (all for "all - F", old for
-the others) with its standard error over folds. The folds of different seeds reuse the same
-songs, so these errors are optimistic; read a difference under two of them as noise.
+Folds: scoring.cross_validated's (genre-stratified, artist-grouped), FOLDS folds for each of
+SEEDS fold seeds. Prints per set accuracy, macro-F1 and balanced accuracy (mean ± std over
+folds) and the paired difference to its reference (all for "all - F", old for the others) with
+its standard error over folds. The folds of different seeds reuse the same songs, so these
+errors are optimistic; read a difference under two of them as noise.
 """
 import argparse
-import subprocess
 import sys
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
-import numpy as np
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
-from sklearn.model_selection import StratifiedGroupKFold, cross_validate
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+import joblib
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import scoring
+import songtable
+from bench import SHARED_DATA, real_benchmark
+from dataset import features
 
-from dataset import features  # noqa: E402
-
-# The project's cleaning step, in one place: it is moving from preprocess.py into a library
-# module (songtable.clean) in the learning-core refactor; take whichever this checkout has.
-try:
-    from songtable import clean as clean_songs, read_csv  # noqa: E402
-except ImportError:
-    from preprocess import preprocess as clean_songs, read_csv  # noqa: E402
-
-DEFAULT_DATA = ROOT.parent / "shared" / "data"
 LABEL_SOURCES = {"cd1": "tagtraum/msd_tagtraum_cd1.cls", "lastfm": "lastfm_subset"}
 OLD_FAMILIES = ("timbre_stats", "pitch_stats", "segment_loudness", "event_rates")
-MISSING_SUFFIX = "_missing"  # preprocess.py's flag columns <name>_missing, where it makes them
+MODELS = ("logistic_regression", "hist_gradient_boosting")  # of scoring.baselines
 
 
-# Unfitted models by name: class-balanced, as the project's baselines. One more estimator is
-# one more entry (e.g. the MLP: lambda: model.GenreClassifier()).
-MODELS = {
-    "logistic_regression": lambda: make_pipeline(
-        SimpleImputer(strategy="mean", keep_empty_features=True), StandardScaler(),
-        LogisticRegression(class_weight="balanced", max_iter=5000)),
-    "hist_gradient_boosting": lambda: HistGradientBoostingClassifier(class_weight="balanced",
-                                                                     random_state=0),
-}
-METRICS = {"accuracy": accuracy_score, "macro_f1": lambda t, p: f1_score(t, p, average="macro"),
-           "balanced_accuracy": balanced_accuracy_score}
-
-
-def extract_songs(data, source, out):
-    """SongCSV.csv of every real song file labelled from ``source``, by the project's CLI."""
-    command = [sys.executable, "-m", "dataset.extract", str(data / "MillionSongSubset" / "data"),
-               "--labels", str(data / LABEL_SOURCES[source]), "--out", str(out)]
-    subprocess.run(command, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-    return out
-
-
-def training_table(songcsv):
-    """The cleaned table: one row per labelled song of a genre with enough songs."""
-    return clean_songs(read_csv(songcsv))
+def training_table(data, source, workdir):
+    """The cleaned table of every real song file labelled from ``source`` (extract, then
+    songtable.clean, as the real benchmark makes it)."""
+    run = real_benchmark.Run(str(data / LABEL_SOURCES[source]), train_only=())
+    table, _ = real_benchmark.labelled_table(data / "MillionSongSubset" / "data", run, None,
+                                             workdir / source)
+    return table
 
 
 def feature_sets(names, ablation):
     """{set name: (feature columns, reference set name or None)} over the table's ``names``."""
-    by_family = {}
-    for name in names:
-        by_family.setdefault(features.family_of(name.removesuffix(MISSING_SUFFIX)), []).append(name)
     new = [family for family in features.FAMILIES if family not in OLD_FAMILIES]
-    base = [family for family in by_family if family not in new]
+    base = [family for family in dict.fromkeys(map(features.family_of, names))
+            if family not in new]
 
     def columns(families):
-        return [name for name in names
-                if features.family_of(name.removesuffix(MISSING_SUFFIX)) in families]
+        return [name for name in names if features.family_of(name) in families]
 
     sets = {"old": (columns(base), None), "all": (columns(base + new), "old")}
     if "plus" in ablation:
@@ -101,28 +66,10 @@ def feature_sets(names, ablation):
     return sets
 
 
-def fold_scores(model, features_array, genres, artists, folds, seeds, jobs):
-    """Per fold (seeds x folds), {metric: score} of ``model`` refitted on the other folds."""
-    scoring = {name: _scorer(metric) for name, metric in METRICS.items()}
-    rows = []
-    for seed in range(seeds):
-        splitter = StratifiedGroupKFold(folds, shuffle=True, random_state=seed)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # genres with fewer songs than folds
-            found = cross_validate(model, features_array, genres, groups=artists, cv=splitter,
-                                   scoring=scoring, n_jobs=jobs, error_score="raise")
-        rows += [{name: found[f"test_{name}"][fold] for name in METRICS} for fold in range(folds)]
-    return {name: np.array([row[name] for row in rows]) for name in METRICS}
-
-
-def _scorer(metric):
-    return lambda estimator, x, y: metric(y, estimator.predict(x))
-
-
-def paired(scores, reference):
-    """(mean, standard error) of the per-fold difference ``scores - reference``."""
-    difference = scores - reference
-    return difference.mean(), difference.std(ddof=1) / np.sqrt(len(difference))
+def with_features(table, columns):
+    """``table`` with ``columns`` as its only feature columns (trace, label, split kept)."""
+    others = set(songtable.feature_names_of(table)) - set(columns)
+    return table[[name for name in table.columns if name not in others]]
 
 
 def report_header(source, table):
@@ -134,13 +81,9 @@ def report_header(source, table):
 
 
 def run_source(data, source, workdir, args):
-    songcsv = extract_songs(data, source, workdir / f"SongCSV_{source}.csv")
-    table = training_table(songcsv)
+    table = training_table(data, source, workdir)
     report_header(source, table)
-    names = [name for name in table.columns
-             if name not in ("track_id", "artist_id", "genre", "split")]
-    genres, artists = table["genre"].to_numpy(), table["artist_id"].astype(str).to_numpy()
-    sets = feature_sets(names, args.ablation)
+    sets = feature_sets(songtable.feature_names_of(table), args.ablation)
     for model_name in args.models:
         print(f"\n### {model_name} ({args.folds} folds x {args.seeds} seeds)\n")
         print("| features | columns | accuracy | macro-F1 | balanced accuracy "
@@ -149,14 +92,18 @@ def run_source(data, source, workdir, args):
         results = {}
         for set_name, (columns, reference) in sets.items():
             started = time.perf_counter()
-            scores = fold_scores(MODELS[model_name](), table[columns].to_numpy(dtype=float),
-                                 genres, artists, args.folds, args.seeds, args.jobs)
-            results[set_name] = scores
-            cells = [f"{scores[m].mean():.3f} ± {scores[m].std():.3f}" for m in METRICS]
+            # cross_validate's folds run in --jobs processes.
+            with joblib.parallel_config(n_jobs=args.jobs):
+                results[set_name] = scoring.cross_validated(
+                    scoring.baselines(0)[model_name], with_features(table, columns),
+                    n_folds=args.folds, seeds=range(args.seeds))
+            cells = [f"{mean:.3f} ± {std:.3f}"
+                     for mean, std in scoring.mean_scores(results[set_name]).values()]
             deltas = ["", ""]
             if reference is not None:
-                deltas = ["{:+.3f} ± {:.3f}".format(*paired(scores[m], results[reference][m]))
-                          for m in ("accuracy", "macro_f1")]
+                deltas = ["{:+.3f} ± {:.3f}".format(*real_benchmark.paired(
+                    results[set_name], results[reference], metric))
+                          for metric in ("accuracy", "macro_f1")]
             print(f"| {set_name} | {len(columns)} | " + " | ".join(cells + deltas)
                   + f" | {time.perf_counter() - started:.0f} |", flush=True)
 
@@ -164,11 +111,12 @@ def run_source(data, source, workdir, args):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA,
+    parser.add_argument("--data", type=Path, default=SHARED_DATA,
                         help="the shared real data folder (MillionSongSubset, tagtraum, ...)")
     parser.add_argument("--labels", nargs="+", choices=list(LABEL_SOURCES),
                         default=list(LABEL_SOURCES), help="label sources to run")
-    parser.add_argument("--models", nargs="+", choices=list(MODELS), default=list(MODELS))
+    parser.add_argument("--models", nargs="+", choices=list(scoring.BASELINE_TITLES),
+                        default=list(MODELS), help="baselines (scoring.baselines) to score")
     parser.add_argument("--ablation", nargs="*", choices=("minus", "plus"),
                         default=["minus", "plus"],
                         help="besides old and all: all minus each new family, old plus each")

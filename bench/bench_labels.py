@@ -2,7 +2,7 @@
 and last.fm throughput when every answer is slow.
 
 Usage:
-    python bench/bench_labels.py [--songs 10000] [--chunk 256] [--latency 0.3] [--latency-songs 40]
+    python -m bench.bench_labels [--songs 10000] [--chunk 256] [--latency 0.3] [--latency-songs 40]
 
 Songs (track_id, artist, title) come from ../shared/data/msd10k_songs.csv. Timed, each from opening
 the source to the last label, in chunks of CHUNK songs (extract asks last.fm 256 songs at a time,
@@ -23,13 +23,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from bench import SHARED_DATA
+from dataset import genres, labels, lastfm
+# The test suite's local imitation of the last.fm API (a module of the tests/ folder).
+from tests.fake_lastfm import FakeLastfm, Reply, toptags
 
-from dataset import genres, labels, lastfm  # noqa: E402
-from fake_lastfm import FakeLastfm, Reply, toptags  # noqa: E402
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 TAG_POOL = (["rock", "pop", "punk rock", "Hip-Hop", "jazz", "soul", "electronic", "indie",
              "metal", "country", "folk", "blues", "reggae", "latin", "classical"]
             + ["seen live", "80s", "90s", "female vocalists", "favourites", "beautiful", "chill"])

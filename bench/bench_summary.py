@@ -1,7 +1,7 @@
 """Benchmark: extract --no-segments on a summary file of a million songs, the full dataset's size.
 
 Usage:
-    python bench/bench_summary.py [--rows 1000000] [--workers 1 2] [--rounds 1] [--keep DIR]
+    python -m bench.bench_summary [--rows 1000000] [--workers 1 2] [--rounds 1] [--keep DIR]
 
 Builds a summary file in the real layout: the rows of the subset's real summary file
 (../shared/data/MillionSongSubset/AdditionalFiles/subset_msd_summary_file.h5, 10,000 songs) tiled
@@ -28,8 +28,10 @@ from pathlib import Path
 import h5py
 import numpy as np
 
+from bench import SHARED_DATA
+
 REPO = Path(__file__).resolve().parents[1]
-SUBSET_SUMMARY = (REPO.parent / "shared" / "data" / "MillionSongSubset" / "AdditionalFiles"
+SUBSET_SUMMARY = (SHARED_DATA / "MillionSongSubset" / "AdditionalFiles"
                   / "subset_msd_summary_file.h5")
 GROUPS = ("metadata", "analysis", "musicbrainz")
 ID_FIELDS = {"metadata": "song_id", "analysis": "track_id"}  # made unique per row

@@ -1,7 +1,7 @@
 """How often the genre label sources agree, on the real song files: a guide to choosing --labels.
 
 Usage:
-    python bench/label_agreement.py [--data ../shared/data] [--min-songs 5] [--top 8]
+    python -m bench.label_agreement [--data ../shared/data] [--min-songs 5] [--top 8]
 
 Reads every song file under DATA/MillionSongSubset/data once (song tables and artist tags) and
 labels each song from every source, as `python -m dataset.extract --labels SOURCE` would:
@@ -21,11 +21,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench import SHARED_DATA
+from dataset import genres, labels, songfiles
 
-from dataset import genres, labels, songfiles  # noqa: E402
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CD1 = "tagtraum CD1"
 CD1_COVERS = {
     "Pop_Rock": {"rock", "pop", "metal", "punk"}, "Electronic": {"electronic"},

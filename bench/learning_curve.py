@@ -2,7 +2,7 @@
 benchmark's folds: does the MLP gain from more songs as the baselines do?
 
 Usage:
-    python bench/learning_curve.py [--shares 0.25 0.5 0.75 1] [--folds 5] [--fold-seed 0] \
+    python -m bench.learning_curve [--shares 0.25 0.5 0.75 1] [--folds 5] [--fold-seed 0] \
         [--labels SOURCE ...] [--crops 4] [--config mlp.json] [--threads 1]
 
 For each label source, the table of bench/real_benchmark.py (the same extract, cleaning, runs and
@@ -16,18 +16,14 @@ macro-F1 over the folds.
 import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-# bench/ holds scripts; the project's modules live one folder up.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import real_benchmark  # noqa: E402
-import scoring  # noqa: E402
-import songtable  # noqa: E402
+import scoring
+import songtable
+from bench import SHARED_DATA, real_benchmark
 
 SHARES = (0.25, 0.5, 0.75, 1.0)
 
@@ -45,8 +41,10 @@ def artist_shares(folds, artists, shares, seed):
     return found
 
 
-def curve(estimator, rows, shares, n_folds, seed):
-    """{share: (mean training songs, mean scores over the folds)} of ``estimator`` on ``rows``."""
+def curve(estimator, table, shares, n_folds, seed):
+    """{share: (mean training songs, mean scores over the folds)} of ``estimator`` on the rows
+    of ``table`` it learns from (scoring.training_table)."""
+    rows = scoring.training_table(estimator, table)
     features, genres, artists = songtable.split_rows(rows)
     train_only = songtable.train_only_mask(rows)
     songs = ~songtable.crop_mask(rows).to_numpy()
@@ -55,8 +53,7 @@ def curve(estimator, rows, shares, n_folds, seed):
     for share, cut in artist_shares(folds, artists, shares, seed).items():
         results = scoring.scored_folds(estimator, features, genres, artists, cut, train_only)
         found[share] = (np.mean([songs[train].sum() for train, _ in cut]),
-                        {metric: value[0] for metric, value in
-                         scoring.mean_scores(results).items()})
+                        real_benchmark.fold_means(results))
     return found
 
 
@@ -95,13 +92,13 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     shares = sorted(args.shares)
-    songs = real_benchmark.SHARED_DATA / "MillionSongSubset" / "data"
+    songs = SHARED_DATA / "MillionSongSubset" / "data"
     print(f"{args.folds} folds (seed {args.fold_seed}); MLP: {args.mlp or 'train.py defaults'}, "
           f"{args.crops} crops per song; torch {torch.__version__}, {args.threads} CPU thread(s)")
     with threadpool_limits(limits=args.threads):
         for run in real_benchmark.runs_of(args.labels):
             table, _ = real_benchmark.labelled_table(
-                songs, run, real_benchmark.SHARED_DATA / "sid_mismatches.txt",
+                songs, run, SHARED_DATA / "sid_mismatches.txt",
                 args.workdir / real_benchmark.workdir_name(run), args.crops)
             print(f"\nlabels {run.labels}: {real_benchmark.describe(table)}")
             curves = {}
@@ -109,8 +106,7 @@ def main(argv=None):
                 if title == scoring.BASELINE_TITLES["majority"]:
                     continue
                 started = time.perf_counter()
-                curves[title] = curve(estimator, real_benchmark.learning_rows(estimator, table),
-                                      shares, args.folds, args.fold_seed)
+                curves[title] = curve(estimator, table, shares, args.folds, args.fold_seed)
                 print(f"  {title}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
             print(format_curves(curves, shares))
     return 0

@@ -2,7 +2,7 @@
 baselines, in repeated artist-grouped, genre-stratified cross-validation.
 
 Usage:
-    python bench/real_benchmark.py [--songs FOLDER] [--labels SOURCE ...] [--genre-names TSV] \
+    python -m bench.real_benchmark [--songs FOLDER] [--labels SOURCE ...] [--genre-names TSV] \
         [--train-only SOURCE ...] [--mismatches FILE] [--crops 4] [--folds 5] [--repeats 3] \
         [--config mlp.json] [--workdir data/real_benchmark]
 
@@ -33,16 +33,14 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-# bench/ holds scripts; the project's modules live one folder up.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+import scoring
+import songtable
+from bench import SHARED_DATA
+from classifier import GenreClassifier
+from dataset import extract
+from dataset.genres import TAGTRAUM_NAMES
+from options import add_threads_option, check_threads, read_parameters
 
-import scoring  # noqa: E402
-import songtable  # noqa: E402
-from dataset import extract  # noqa: E402
-from dataset.genres import TAGTRAUM_NAMES  # noqa: E402
-from model import GenreClassifier, read_parameters  # noqa: E402
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CD1 = SHARED_DATA / "tagtraum" / "msd_tagtraum_cd1.cls"
 LASTFM_TAGS = SHARED_DATA / "lastfm_subset"
 TRAIN_ONLY = ("echonest-terms", "musicbrainz-tags")
@@ -80,7 +78,8 @@ def labelled_table(songs, run, mismatches, workdir, crops=0, split=False):
     if extract.main(command) != 0:
         raise SystemExit(f"error: extract failed: python -m dataset.extract {' '.join(command)}")
     seconds = time.perf_counter() - started
-    table = songtable.clean(songtable.read_csv(out), train_only=run.train_only, split=split)
+    table = songtable.clean(songtable.read_csv(out), train_only=run.train_only,
+                            split=songtable.Split() if split else None)
     return table, seconds
 
 
@@ -105,43 +104,44 @@ def methods(mlp_parameters, seed=0):
 
 
 def compare(estimators, table, folds, repeats):
-    """{title: per-fold scores} of each estimator on the same folds of all of ``table``'s rows
-    (train-only rows train in every fold but their test artists', and are never scored); the
-    songs' crops train the MLP only. The folds' test songs are the same for every estimator:
-    the folds are made of the scored songs alone."""
+    """{title: per-fold scores} of each estimator in scoring.cross_validated's ``folds`` folds
+    of ``table`` (fold seeds 0..repeats-1): train-only rows train in every fold but their test
+    artists', and are never scored; the songs' crops train the MLP only. The folds' test songs
+    are the same for every estimator: the folds are made of the scored songs alone."""
     results = {}
     for title, estimator in estimators.items():
-        rows = learning_rows(estimator, table)
-        features, genres, artists = songtable.split_rows(rows)
         started = time.perf_counter()
-        results[title] = scoring.cross_validated(estimator, features, genres, artists, folds,
-                                                 seeds=range(repeats),
-                                                 train_only=songtable.train_only_mask(rows))
+        results[title] = scoring.cross_validated(estimator, table, n_folds=folds,
+                                                 seeds=range(repeats))
         print(f"  {title}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
     return results
 
 
-def learning_rows(estimator, table):
-    """The rows of ``table`` that ``estimator`` learns from: all of them for the MLP, the songs
-    without their crops for the baselines (they score lower with them)."""
-    return table if isinstance(estimator, GenreClassifier) else songtable.without_crops(table)
+def fold_means(results):
+    """{metric: mean over the folds} of per-fold scores (scoring.cross_validated's list)."""
+    return {metric: mean for metric, (mean, _) in scoring.mean_scores(results).items()}
 
 
 def paired_difference(results, metric, title=MLP_TITLE):
     """(best baseline's title, mean of title - it per fold, standard error of that mean)."""
     baselines = {name: rows for name, rows in results.items() if name != title}
     best = max(baselines, key=lambda name: np.mean([row[metric] for row in baselines[name]]))
+    return best, *paired(results[title], baselines[best], metric)
+
+
+def paired(results, reference, metric):
+    """(mean, standard error) of the per-fold difference ``results`` - ``reference`` (per-fold
+    scores on the same folds) in ``metric``."""
     differences = np.array([mine[metric] - theirs[metric]
-                            for mine, theirs in zip(results[title], baselines[best], strict=True)])
-    return best, differences.mean(), differences.std(ddof=1) / np.sqrt(len(differences))
+                            for mine, theirs in zip(results, reference, strict=True)])
+    return differences.mean(), differences.std(ddof=1) / np.sqrt(len(differences))
 
 
 def format_results(results):
     lines = [f"{'method':<24}" + "".join(f"{name:>18}" for name in
                                          ("accuracy", "macro-F1", "balanced acc"))]
     for title, rows in results.items():
-        cells = [f"{np.mean([row[m] for row in rows]):.3f} ± {np.std([row[m] for row in rows]):.3f}"
-                 for m in scoring.METRICS]
+        cells = [f"{mean:.3f} ± {std:.3f}" for mean, std in scoring.mean_scores(rows).values()]
         lines.append(f"{title:<24}" + "".join(f"{cell:>18}" for cell in cells))
     for metric in scoring.METRICS:
         best, mean, error = paired_difference(results, metric)
@@ -202,15 +202,15 @@ def add_learning_options(parser):
                         "(train.py --config format; default: train.py's defaults)%(default).0s")
     parser.add_argument("--workdir", type=Path, default=Path("data/real_benchmark"),
                         help="where the SongCSV.csv files go")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads for torch and scikit-learn")
+    add_threads_option(parser)
 
 
 def check_learning_options(parser, args):
     """A one-line parser error for a bad value of add_learning_options' options; sets
     ``args.mlp`` to the --config parameters ({} without one)."""
-    if args.threads < 1 or args.crops < 0:
-        parser.error("--threads must be at least 1, --crops at least 0")
+    check_threads(parser, args)
+    if args.crops < 0:
+        parser.error("--crops must be at least 0")
     try:
         args.mlp = read_parameters(args.config) if args.config else {}
         GenreClassifier(**args.mlp).check_params()

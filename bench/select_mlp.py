@@ -2,8 +2,8 @@
 inside the training rows of the real benchmark's folds, never on their test rows.
 
 Usage:
-    python bench/select_mlp.py [--trials 30] [--workdir data/select_mlp] [--labels SOURCE ...]
-    python bench/select_mlp.py --sweep [CONFIG.json]    # the defaults at each prior correction
+    python -m bench.select_mlp [--trials 30] [--workdir data/select_mlp] [--labels SOURCE ...]
+    python -m bench.select_mlp --sweep [CONFIG.json]    # the defaults at each prior correction
 
 For each label source (as bench/real_benchmark.py: real song files -> extract -> clean), each of
 the --folds outer folds (fold seed 0, the first of the benchmark's repeats) keeps its test rows
@@ -21,19 +21,15 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
-# bench/ holds scripts; the project's modules live one folder up.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import real_benchmark  # noqa: E402
-import scoring  # noqa: E402
-import songtable  # noqa: E402
-from sklearn.base import clone  # noqa: E402
-
-from model import AUTO_CORRECTIONS, GenreClassifier, read_parameters, suggest  # noqa: E402
+import scoring
+import songtable
+from bench import SHARED_DATA, real_benchmark
+from classifier import AUTO_CORRECTIONS, GenreClassifier
+from options import as_json, as_parameters, read_parameters, suggest
 
 FIXED = {"input_transform": "quantile", "optimizer": "adamw", "stop_on": "score", "ensemble": 5,
          "prior_correction": "auto"}
@@ -41,11 +37,6 @@ FIXED = {"input_transform": "quantile", "optimizer": "adamw", "stop_on": "score"
 START = {"hidden": "256-128-64", "lr": 0.001, "weight_decay": 0.01, "dropout": 0.36,
          "label_smoothing": 0.05, "class_weight_power": 0.78, "input_noise": 0.2,
          "batch_size": 32}
-
-
-def propose(trial):
-    """A candidate's GenreClassifier parameters (besides FIXED): model.SEARCH_SPACE."""
-    return suggest(trial)
 
 
 def inner_folds(genres, artists, train_only, outer, inner):
@@ -57,19 +48,22 @@ def inner_folds(genres, artists, train_only, outer, inner):
             yield rest[train], rest[test]
 
 
-def inner_scores(estimator, data, outer, inner):
-    """Mean scores of ``estimator`` over the inner folds."""
-    features, genres, artists, train_only = data
-    found = []
-    for train, test in inner_folds(genres, artists, train_only, outer, inner):
-        fit = ({"groups": artists[train], "train_only": train_only[train]}
-               if isinstance(estimator, GenreClassifier) else {})
-        fitted = clone(estimator).fit(features.iloc[train], genres[train], **fit)
-        found.append(scoring.scores(genres[test], fitted.predict(features.iloc[test])))
-    return {metric: float(np.mean([row[metric] for row in found])) for metric in scoring.METRICS}
+def learning_data(estimator, table):
+    """(features, genres, artists, train-only mask) of the rows of ``table`` that ``estimator``
+    learns from (scoring.training_table: the baselines without the crops)."""
+    rows = scoring.training_table(estimator, table)
+    return (*songtable.split_rows(rows), songtable.train_only_mask(rows))
 
 
-def baseline_scores(datasets, args):
+def inner_scores(estimator, table, outer, inner):
+    """Mean scores of ``estimator`` over the inner folds of ``table``."""
+    features, genres, artists, train_only = learning_data(estimator, table)
+    folds = list(inner_folds(genres, artists, train_only, outer, inner))
+    return real_benchmark.fold_means(scoring.scored_folds(estimator, features, genres, artists,
+                                                          folds, train_only))
+
+
+def baseline_scores(tables, args):
     """{source: {baseline: scores}}, computed once and kept in WORKDIR/baselines.json."""
     path = args.workdir / "baselines.json"
     settings = {"outer": args.folds, "inner": args.inner,
@@ -77,19 +71,19 @@ def baseline_scores(datasets, args):
                 "weak_songs_in_every_fold": True}
     if path.exists() and json.loads(path.read_text())["settings"] == settings:
         return json.loads(path.read_text())["scores"]
-    found = {source: {name: inner_scores(scoring.baselines(0)[name], data, args.folds,
+    found = {source: {name: inner_scores(scoring.baselines(0)[name], table, args.folds,
                                          args.inner)
                       for name in ("logistic_regression", "hist_gradient_boosting")}
-             for source, data in datasets.items()}
+             for source, table in tables.items()}
     path.write_text(json.dumps({"settings": settings, "scores": found}, indent=2) + "\n")
     return found
 
 
-def share_sweep(classifier, data, outer, inner):
-    """{share: mean scores over the inner folds} of ``classifier`` fitted once per fold and
-    predicting with each fixed prior-correction share of AUTO_CORRECTIONS, and with the share
-    each fit chose ("auto")."""
-    features, genres, artists, train_only = data
+def share_sweep(classifier, table, outer, inner):
+    """{share: mean scores over the inner folds of ``table``} of ``classifier`` fitted once per
+    fold and predicting with each fixed prior-correction share of AUTO_CORRECTIONS, and with the
+    share each fit chose ("auto")."""
+    features, genres, artists, train_only = learning_data(classifier, table)
     found = {share: [] for share in (*AUTO_CORRECTIONS, "auto")}
     for train, test in inner_folds(genres, artists, train_only, outer, inner):
         fitted = clone(classifier).fit(features.iloc[train], genres[train],
@@ -98,20 +92,19 @@ def share_sweep(classifier, data, outer, inner):
         for share in AUTO_CORRECTIONS:
             fitted.prior_correction_ = share  # the fitted networks, another correction
             found[share].append(scoring.scores(genres[test], fitted.predict(features.iloc[test])))
-    return {share: {metric: float(np.mean([row[metric] for row in rows]))
-                    for metric in scoring.METRICS} for share, rows in found.items()}
+    return {share: real_benchmark.fold_means(rows) for share, rows in found.items()}
 
 
-def print_sweep(classifier, datasets, baselines, args):
+def print_sweep(classifier, tables, baselines, args):
     """Inner-CV accuracy and macro-F1 at each prior-correction share, beside the best
     baseline's: where the MLP's trade-off between the two passes the baselines."""
     print(f"prior-correction sweep (inner CV) of {classifier.get_params()}")
-    for source, data in datasets.items():
+    for source, table in tables.items():
         best = {metric: max(scores[metric] for scores in baselines[source].values())
                 for metric in ("accuracy", "macro_f1")}
         print(f"{source}: best baseline accuracy {best['accuracy']:.3f}, macro-F1 "
               f"{best['macro_f1']:.3f}")
-        for share, found in share_sweep(classifier, data, args.folds, args.inner).items():
+        for share, found in share_sweep(classifier, table, args.folds, args.inner).items():
             print(f"  share {share!s:>4}: accuracy {found['accuracy']:.3f} "
                   f"({found['accuracy'] - best['accuracy']:+.3f})  macro-F1 "
                   f"{found['macro_f1']:.3f} ({found['macro_f1'] - best['macro_f1']:+.3f})",
@@ -149,28 +142,26 @@ def main(argv=None):
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     torch.set_num_threads(1)
     args.workdir.mkdir(parents=True, exist_ok=True)
-    datasets, song_datasets = {}, {}  # the MLP's rows; the baselines' (without crops)
+    tables = {}
     for run in real_benchmark.runs_of(args.labels):
         name = real_benchmark.workdir_name(run)
-        table, _ = real_benchmark.labelled_table(
-            real_benchmark.SHARED_DATA / "MillionSongSubset" / "data", run,
-            real_benchmark.SHARED_DATA / "sid_mismatches.txt", args.workdir / name, args.crops)
-        for found, rows in ((datasets, table), (song_datasets, songtable.without_crops(table))):
-            found[name] = (*songtable.split_rows(rows), songtable.train_only_mask(rows))
+        tables[name], _ = real_benchmark.labelled_table(
+            SHARED_DATA / "MillionSongSubset" / "data", run, SHARED_DATA / "sid_mismatches.txt",
+            args.workdir / name, args.crops)
     with threadpool_limits(limits=1):
-        baselines = baseline_scores(song_datasets, args)
+        baselines = baseline_scores(tables, args)
     if args.sweep is not None:
         print_sweep(GenreClassifier(**(read_parameters(args.sweep) if args.sweep else {})),
-                    datasets, baselines, args)
+                    tables, baselines, args)
         return 0
     study = optuna.create_study(study_name="select", storage=f"sqlite:///{args.workdir}/select.db",
                                 sampler=optuna.samplers.TPESampler(seed=0), direction="maximize",
                                 load_if_exists=True)
 
     def objective(trial):
-        classifier = GenreClassifier(**FIXED, **propose(trial))
-        found = {source: inner_scores(classifier, data, args.folds, args.inner)
-                 for source, data in datasets.items()}
+        classifier = GenreClassifier(**FIXED, **suggest(trial))
+        found = {source: inner_scores(classifier, table, args.folds, args.inner)
+                 for source, table in tables.items()}
         trial.set_user_attr("scores", found)
         return min(margin(found[source], baselines[source]) for source in found)
 
@@ -188,8 +179,7 @@ def main(argv=None):
                     key=lambda trial: -trial.value)
     for trial in trials[:5]:
         print(f"  {trial.value:+.3f} {trial.params} {trial.user_attrs['scores']}")
-    config = {**FIXED, **propose(optuna.trial.FixedTrial(trials[0].params))}
-    config["hidden"] = list(config["hidden"])
+    config = as_json({**FIXED, **as_parameters(trials[0].params)})
     (args.workdir / "best.json").write_text(json.dumps(config, indent=2) + "\n")
     print(f"wrote {args.workdir / 'best.json'}")
     return 0

@@ -1,30 +1,18 @@
-"""bench/real_benchmark.py: the real pipeline (extract -> preprocess -> cross-validated MLP and
-baselines) on song files, its paired differences and its one-line option errors."""
-import importlib.util
+"""bench.real_benchmark: the real pipeline (extract -> preprocess -> cross-validated MLP and
+baselines) on song files, its paired differences and its one-line option errors; the other
+real-data benchmarks' folds and option errors."""
+import importlib
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+import scoring
 import songtable
+from bench import bench_features, learning_curve, real_benchmark, select_mlp
+from classifier import GenreClassifier
 from dataset.sample import generate_sample
-
-
-def load_bench(name):
-    """A script of bench/ as a module (bench/ is a folder of scripts, not a package); its
-    sibling scripts importable, as when it runs."""
-    path = Path(__file__).resolve().parents[1] / "bench" / f"{name}.py"
-    if str(path.parent) not in sys.path:
-        sys.path.insert(0, str(path.parent))
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-real_benchmark = load_bench("real_benchmark")
 
 
 def test_paired_difference_is_against_the_best_baseline_per_metric():
@@ -57,7 +45,7 @@ def test_runs_the_pipeline_on_song_files(tmp_path, capsys):
 @pytest.mark.parametrize("script, options, complaint", [
     ("real_benchmark", ["--folds", "1"], "--folds must be at least 2"),
     ("real_benchmark", ["--songs", "/nowhere"], "--songs /nowhere: no such folder"),
-    ("real_benchmark", ["--crops", "-1"], "--crops at least 0"),
+    ("real_benchmark", ["--crops", "-1"], "--crops must be at least 0"),
     ("learning_curve", ["--shares", "0.5", "1.5"], "--shares must be in (0, 1]"),
     ("learning_curve", ["--config", "/nowhere.json"], "/nowhere.json: not a readable JSON file"),
     ("bench_train", ["--synthetic-seeds", "0"], "--synthetic-seeds must be at least 1"),
@@ -65,13 +53,12 @@ def test_runs_the_pipeline_on_song_files(tmp_path, capsys):
 ])
 def test_bad_options_are_one_line_before_any_work(script, options, complaint, capsys):
     with pytest.raises(SystemExit) as exit_info:
-        load_bench(script).main(options)
+        importlib.import_module(f"bench.{script}").main(options)
     assert exit_info.value.code == 2
     assert complaint in capsys.readouterr().err.strip().splitlines()[-1]
 
 
 def test_selection_never_scores_an_outer_test_row():
-    select_mlp = load_bench("select_mlp")
     rng = np.random.default_rng(0)
     genres = rng.choice(["a", "b", "c"], 300)
     artists = np.array([f"AR{i // 3}" for i in range(300)])
@@ -88,7 +75,6 @@ def test_selection_never_scores_an_outer_test_row():
                               "hgb": {"accuracy": 0.55, "macro_f1": 0.2}}) == pytest.approx(-0.05)
 
 
-
 def test_crops_train_the_mlp_only_on_the_same_test_songs(tmp_path):
     generate_sample(tmp_path / "sample", songs_per_genre=12, seed=1)
     table, _ = real_benchmark.labelled_table(
@@ -100,8 +86,8 @@ def test_crops_train_the_mlp_only_on_the_same_test_songs(tmp_path):
     assert crops.sum() == 2 * len(songs) and set(table["split"]) == {"train"}
 
     def methods():
-        return {"MLP": real_benchmark.GenreClassifier(epochs=3, hidden=(8,), ensemble=1),
-                "lr": real_benchmark.scoring.baselines()["logistic_regression"]}
+        return {"MLP": GenreClassifier(epochs=3, hidden=(8,), ensemble=1),
+                "lr": scoring.baselines()["logistic_regression"]}
 
     with_crops = real_benchmark.compare(methods(), table, 2, 1)
     without = real_benchmark.compare(methods(), songs, 2, 1)
@@ -110,7 +96,6 @@ def test_crops_train_the_mlp_only_on_the_same_test_songs(tmp_path):
 
 
 def test_learning_curve_keeps_a_share_of_each_folds_training_artists():
-    learning_curve = load_bench("learning_curve")
     genres = np.array(["a", "b"] * 60)
     artists = np.array([f"AR{i // 2}" for i in range(120)])
     folds = list(songtable.fold_rows(genres, artists, np.zeros(120, dtype=bool), 3, 0))
@@ -132,15 +117,37 @@ def test_learning_curve_keeps_a_share_of_each_folds_training_artists():
 
 
 def test_learning_curve_at_the_whole_share_is_the_benchmarks_cross_validation(tmp_path):
-    learning_curve = load_bench("learning_curve")
     generate_sample(tmp_path / "sample", songs_per_genre=12, seed=1)
     table, _ = real_benchmark.labelled_table(
         tmp_path / "sample" / "data", real_benchmark.Run(
             str(tmp_path / "sample" / "sample_genres.cls")), None, tmp_path / "work")
-    regression = real_benchmark.scoring.baselines()["logistic_regression"]
+    regression = scoring.baselines()["logistic_regression"]
     found = learning_curve.curve(regression, table, (0.5, 1.0), 2, 0)
     whole = real_benchmark.compare({"lr": regression}, table, 2, 1)["lr"]
     assert found[1.0][1]["accuracy"] == pytest.approx(np.mean([f["accuracy"] for f in whole]))
     assert found[0.5][0] < found[1.0][0]  # fewer training songs at half the artists
     shown = learning_curve.format_curves({"lr": found}, (0.5, 1.0))
     assert re.search(r"training artists +50% +100%\ntraining songs +\d+ +\d+", shown)
+
+
+def test_selection_scores_the_baselines_without_crops(tmp_path):
+    generate_sample(tmp_path / "sample", songs_per_genre=12, seed=1)
+    table, _ = real_benchmark.labelled_table(
+        tmp_path / "sample" / "data", real_benchmark.Run(
+            str(tmp_path / "sample" / "sample_genres.cls")), None, tmp_path / "work", crops=2)
+    regression = scoring.baselines()["logistic_regression"]
+    assert select_mlp.inner_scores(regression, table, 2, 2) == select_mlp.inner_scores(
+        regression, songtable.without_crops(table), 2, 2)
+
+
+def test_feature_sets_keep_the_tables_other_columns():
+    table = pd.DataFrame({"track_id": ["TR1"], "artist_id": ["AR1"], "genre": ["rock"],
+                          "split": ["train"], "duration": [200.0], "timbre_mean_0": [1.0],
+                          "timbre_cov_0_1": [0.5]})
+    names = songtable.feature_names_of(table)
+    sets = bench_features.feature_sets(names, ["minus"])
+    assert sets["old"] == (["duration", "timbre_mean_0"], None)
+    assert sets["all - timbre_covariance"] == (["duration", "timbre_mean_0"], "all")
+    kept = bench_features.with_features(table, sets["old"][0])
+    assert list(kept.columns) == ["track_id", "artist_id", "genre", "split", "duration",
+                                  "timbre_mean_0"]
