@@ -8,6 +8,8 @@ Usage:
    network and loop (``seed_network``: nn.Sequential of Linear and ReLU; TensorDataset +
    DataLoader, Adam; also with fused Adam, to isolate the loop), median over --rounds rounds
    of --timed-epochs each, the three loops taking turns.
+   Then 8 default epochs of 5 members against 8 of one (median over --rounds, taking turns):
+   what the batched members cost.
 2. A whole default train.py run (to early stopping) against the seed's configuration (Adam,
    lr 0.01, batch 32, widths 128-64-32, --seed-epochs epochs, unweighted loss, last epoch
    kept), once per training seed 0 ... --whole-seeds - 1, taking turns: median wall time and
@@ -132,6 +134,25 @@ def print_epoch_speed(splits, n_classes, epochs, rounds):
           f"({seed_fused_s / ours_s:.2f}x from the loop alone)", flush=True)
 
 
+def member_cost(splits, epochs, rounds, members=5):
+    """Median wall seconds of ``epochs`` default epochs of ``members`` members and of one
+    member (no early stop: patience above the epochs), taking turns ``rounds`` times."""
+    seconds = {1: [], members: []}
+    for _ in range(rounds):
+        for count in seconds:
+            started = time.perf_counter()
+            GenreClassifier(ensemble=count, epochs=epochs, patience=epochs + 1).fit(
+                *splits["train"][:2], eval_set=splits["val"][:2])
+            seconds[count].append(time.perf_counter() - started)
+    return statistics.median(seconds[members]), statistics.median(seconds[1])
+
+
+def print_member_cost(splits, rounds, epochs=8, members=5):
+    many, one = member_cost(splits, epochs, rounds, members)
+    print(f"{epochs} default epochs: {members} members {many:.2f} s, one {one:.2f} s: "
+          f"{many / one:.2f}x one member's wall time", flush=True)
+
+
 def default_run(splits, seed):
     """Wall seconds, epochs and test scores of a default train.py run (training seed ``seed``)."""
     started = time.perf_counter()
@@ -245,6 +266,7 @@ def main(argv=None):
           f"train songs, {n_features} features, {len(classes)} genres; "
           f"torch {torch.__version__}, {args.threads} CPU thread(s)")
     print_epoch_speed(splits, len(classes), args.timed_epochs, args.rounds)
+    print_member_cost(splits, args.rounds)
     print_whole_runs(splits, classes, args.seed_epochs, range(args.whole_seeds))
     if args.songs:
         synthetic_splits, synthetic_classes = prepared_splits(
