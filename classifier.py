@@ -27,7 +27,8 @@ import scoring
 import songtable
 from checkpoint import read_checkpoint, write_checkpoint
 from model import GenreMLP
-from training import Schedule, class_weighted_loss, format_epoch, train_members
+from training import (Schedule, auto_batch_size, auto_lr, class_weighted_loss, format_epoch,
+                      train_members)
 from transforms import InputTransform, class_shares, class_weights, correct_prior
 
 AUTO_CORRECTIONS = tuple(np.round(np.linspace(0, 1, 11), 2).tolist())
@@ -49,7 +50,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
     """
     learns_from_crops = True  # scoring.training_table: songs' crops train it
 
-    def __init__(self, hidden=(256, 128, 64), dropout=0.36, epochs=500, batch_size=32,
+    def __init__(self, hidden=(256, 128, 64), dropout=0.36, epochs=500, batch_size="auto",
                  lr=0.001, momentum=0.9, weight_decay=0.01, optimizer="adamw", patience=10,
                  class_weight_power=0.78, prior_correction="auto", input_noise=0.2,
                  input_transform="quantile", label_smoothing=0.05, stop_on="score", ensemble=5,
@@ -84,8 +85,11 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
     def check_params(self):
         """Raise SettingError for the first parameter outside its range."""
         for name in ("epochs", "batch_size", "patience", "ensemble"):
-            if not (isinstance(getattr(self, name), int) and getattr(self, name) >= 1):
-                raise SettingError(name, "must be a whole number, at least 1")
+            value = getattr(self, name)
+            if not (name == "batch_size" and value == "auto"
+                    or isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+                raise SettingError(name, "must be a whole number, at least 1" + (
+                    ", or auto" if name == "batch_size" else ""))
         ranges = {"dropout": (0, 1, "[0, 1)"), "class_weight_power": (0, 1.0001, "[0, 1]"),
                   "prior_correction": (0, 1.0001, "[0, 1] or auto"),
                   "label_smoothing": (0, 1, "[0, 1)"), "val_fraction": (1e-9, 0.5, "(0, 0.5)")}
@@ -138,12 +142,14 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         started = time.perf_counter()
         self.transform_ = InputTransform(self.input_transform).fit(features)
         self.class_prior_ = class_shares(labels[~weak], len(self.classes_))
-        self.network_, self.history_, best_epochs = self._train(features, labels, val)
+        schedule = self._schedule(len(labels))
+        self.network_, self.history_, best_epochs = self._train(features, labels, val, schedule)
         self.prior_correction_, val_scores = self._chosen_correction(*val)
         self.metrics_ = {"best_epochs": best_epochs,
                          "epochs_run": max(row["epoch"] for row in self.history_),
                          "val_accuracy": val_scores[0], "val_macro_f1": val_scores[1],
                          "n_train": len(labels), "n_val": len(val[1]),
+                         "batch_size": schedule.batch_size, "lr": schedule.lr,
                          "train_seconds": time.perf_counter() - started,
                          "device": self._device()}
         return self
@@ -191,7 +197,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         classifier.network_.eval()
         return classifier
 
-    def _train(self, features, labels, val):
+    def _train(self, features, labels, val, schedule):
         """(the trained GenreMLP on the CPU, history, best epochs) on transformed inputs."""
         device = self._device()
         network = GenreMLP(self.transform_.n_inputs, len(self.classes_), self.hidden,
@@ -202,9 +208,6 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         val_inputs = self.transform_(val[0]).to(device)
         criterion = class_weighted_loss(class_weights(
             self.class_prior_, self.class_weight_power).to(device), self.label_smoothing)
-        schedule = Schedule(self.epochs, self.batch_size, self.patience, self.stop_on,
-                            self.optimizer, self.lr, self.momentum, self.weight_decay,
-                            self.input_noise, self.seed)
         # With an auto prior correction, epochs are compared at the middle share.
         share = 0.5 if self.prior_correction == "auto" else self.prior_correction
         history, best_epochs = train_members(
@@ -215,6 +218,16 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             on_epoch=(lambda rows, improved: print(format_epoch(rows, improved)))
             if self.verbose else None)
         return network.cpu().eval(), history, best_epochs
+
+    def _schedule(self, n_rows):
+        """The Schedule of a fit on ``n_rows`` training rows: an auto batch size by its rule,
+        with its learning rate (training.auto_batch_size, auto_lr)."""
+        batch_size, lr = self.batch_size, self.lr
+        if batch_size == "auto":
+            batch_size = auto_batch_size(n_rows)
+            lr = auto_lr(self.lr, batch_size)
+        return Schedule(self.epochs, batch_size, self.patience, self.stop_on, self.optimizer,
+                        lr, self.momentum, self.weight_decay, self.input_noise, self.seed)
 
     def _bootstrap_weights(self, n_rows, device):
         """Each member's resample of the rows as row weights (members x rows), or None."""

@@ -22,9 +22,12 @@ from classifier import GenreClassifier, SettingError
 PARAMETER_HELP = {
     "hidden": "widths of the hidden layers (three make the four-linear-layer MLP)",
     "dropout": "dropout after each hidden layer",
-    "epochs": "at most this many passes over the training rows",
-    "batch_size": "songs per optimiser step",
-    "lr": "learning rate",
+    "epochs": "at most this many epochs: passes over the training rows or, on a table of more "
+              "than 50,000 rows, 50,000 rows each (early stopping checks once an epoch)",
+    "batch_size": "songs per optimiser step, or auto: 32 up to 8,192 training rows, above "
+                  "that rows / 256 rounded down to a power of two, at most 1,024, with the "
+                  "learning rate times sqrt(batch / 32)",
+    "lr": "learning rate (at 32 songs a step when batch_size is auto)",
     "momentum": "SGD momentum",
     "weight_decay": "L2 penalty on the weights",
     "optimizer": "sgd (with momentum), adam or adamw (decoupled weight decay)",
@@ -191,8 +194,11 @@ def _like(default, value):
 
 
 def _number_or_text(text):
-    """A number where one is given (--prior-correction 0.3), else the word (auto, sgd, cpu)."""
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    """A number where one is given (--prior-correction 0.3, --batch-size 64), else the word
+    (auto, sgd, cpu)."""
+    for number in (int, float):
+        try:
+            return number(text)
+        except ValueError:
+            pass
+    return text

@@ -6,7 +6,9 @@ Usage:
                                          Schedule(...), val_scores, on_epoch=print)
 
 Mini-batches are slices of a shuffled copy of the in-memory tensors (no DataLoader: it costs
-more than a small network's step); every member sees the same batches with its own weights,
+more than a small network's step). An epoch is a pass over the training rows or, on a table of
+more than ROUND_ROWS, the next ROUND_ROWS of the pass: early stopping then checks several times a
+pass instead of waiting whole passes of a huge table. every member sees the same batches with its own weights,
 dropout and input noise, and with bootstrap row weights its own resample of the rows. A member
 stops when what ``stop_on`` watches (class-weighted validation loss, or validation accuracy +
 macro-F1) has not improved for ``patience`` epochs; it then leaves the batched network, so the
@@ -21,6 +23,7 @@ from torch import nn
 
 from dataset import interrupts
 
+ROUND_ROWS = 50_000
 HISTORY_COLUMNS = ("member", "epoch", "train_loss", "val_loss", "val_accuracy", "val_macro_f1",
                    "seconds")
 
@@ -59,7 +62,7 @@ def train_members(network, train, val, schedule, val_scores, criterion, row_weig
     best_states = [network.member_state(member) for member in range(network.members)]
     for epoch in range(1, schedule.epochs + 1):
         started = time.perf_counter()
-        train_losses = active.train_epoch(train, criterion, shuffle)
+        train_losses = active.train_round(train, criterion, shuffle)
         val_losses, probabilities = _validate(active.network, val, criterion, epoch)
         rows = [{"member": member, "epoch": epoch, "train_loss": train_losses[i],
                  "val_loss": val_losses[i], "val_accuracy": accuracy, "val_macro_f1": macro_f1,
@@ -91,18 +94,24 @@ class _Active:
         self.network, self.schedule, self.row_weights = network, schedule, row_weights
         self.members = list(range(network.members))
         self.optimizer = make_optimizer(schedule, network.parameters())
+        self.cursor, self.order = 0, None
 
-    def train_epoch(self, train, criterion, shuffle):
-        """One pass over the shuffled rows; each member's mean training loss."""
+    def train_round(self, train, criterion, shuffle):
+        """One epoch: the next ROUND_ROWS rows of the shuffled order (all of them on a smaller
+        table), a new order at the start of each pass; each member's mean training loss."""
         inputs, labels = train
-        size, n_rows = self.schedule.batch_size, len(labels)
-        order = torch.randperm(n_rows, generator=shuffle, device=labels.device)
-        inputs, labels = inputs[order], labels[order]
-        weights = None if self.row_weights is None else self.row_weights[:, order]
-        count = len(self.members)
+        if self.cursor == 0:
+            self.order = torch.randperm(len(labels), generator=shuffle, device=labels.device)
+        rows = self.order[self.cursor:self.cursor + ROUND_ROWS]
+        self.cursor += len(rows)
+        if self.cursor >= len(labels):
+            self.cursor = 0
+        inputs, labels = inputs[rows], labels[rows]
+        weights = None if self.row_weights is None else self.row_weights[:, rows]
+        size, count = self.schedule.batch_size, len(self.members)
         self.network.train()
         total = torch.zeros(count, device=labels.device)
-        for start in range(0, n_rows, size):
+        for start in range(0, len(rows), size):
             interrupts.check()
             batch = inputs[start:start + size].expand(count, -1, -1)
             if self.schedule.input_noise:  # in place: two fewer tensors a step
@@ -114,7 +123,7 @@ class _Active:
             losses.sum().backward()
             self.optimizer.step()
             total += losses.detach()
-        return (total / math.ceil(n_rows / size)).tolist()
+        return (total / math.ceil(len(rows) / size)).tolist()
 
     def drop(self, positions):
         """Take the members at ``positions`` (of ``members``) out of the batched network."""
@@ -154,6 +163,18 @@ def _validate(network, val, criterion, epoch):
         raise TrainingError(f"validation loss is {losses.max().item()} at epoch {epoch}: "
                             "lower --lr")
     return losses.tolist(), torch.softmax(logits, dim=2).cpu()
+
+
+def auto_batch_size(n_rows):
+    """32 songs a step up to 8,192 training rows; above, rows / 256 rounded down to a power of
+    two, at most 1,024: a large table's step then carries enough rows that its fixed cost no
+    longer dominates (about 250-1,000 steps a pass up to a million rows)."""
+    return min(1024, max(32, 2 ** math.floor(math.log2(max(n_rows, 1) / 256))))
+
+
+def auto_lr(lr, batch_size):
+    """The learning rate for an automatic batch: ``lr`` at 32 songs, times sqrt(batch / 32)."""
+    return lr * math.sqrt(batch_size / 32)
 
 
 def make_optimizer(schedule, parameters):

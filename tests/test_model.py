@@ -9,6 +9,7 @@ from sklearn.model_selection import RandomizedSearchCV, StratifiedGroupKFold, cr
 from threadpoolctl import threadpool_limits
 
 import scoring
+import training
 import songtable
 import pickle
 
@@ -361,3 +362,26 @@ def test_a_fitted_classifier_pickles_and_predicts_the_same(fitted, rows):
     again = pickle.loads(pickle.dumps(fitted))
     assert np.array_equal(again.predict_proba(features), fitted.predict_proba(features))
     assert clone(fitted).get_params() == fitted.get_params()
+
+
+def test_the_automatic_batch_grows_with_the_table_and_scales_the_learning_rate(rows):
+    assert [training.auto_batch_size(n) for n in (436, 8_191, 20_000, 99_100, 10 ** 6)] == [
+        32, 32, 64, 256, 1024]
+    features, genres, _ = rows["train"]
+    fitted = GenreClassifier(**FAST).fit(features, genres, eval_set=rows["val"][:2])
+    assert fitted.batch_size == "auto"
+    assert fitted.metrics_["batch_size"] == 32 and fitted.metrics_["lr"] == FAST["lr"]
+    assert training.auto_lr(0.001, 512) == pytest.approx(0.004)
+
+
+def test_a_table_larger_than_a_round_is_checked_several_times_a_pass(rows, monkeypatch):
+    """Early stopping looks at the validation rows every ROUND_ROWS training rows."""
+    features, genres, _ = rows["train"]
+    monkeypatch.setattr(training, "ROUND_ROWS", 64)
+    fitted = GenreClassifier(**{**FAST, "epochs": 40}).fit(features, genres,
+                                                          eval_set=rows["val"][:2])
+    again = GenreClassifier(**{**FAST, "epochs": 40}).fit(features, genres,
+                                                         eval_set=rows["val"][:2])
+    assert [row["val_loss"] for row in fitted.history_] == [row["val_loss"]
+                                                           for row in again.history_]
+    assert fitted.score(*rows["test"][:2]) > 0.8
