@@ -123,6 +123,13 @@ def write_results(out, rows, base, best_number):
         temporary.write_text(json.dumps(config, indent=2) + "\n")
 
 
+def format_progress(row, done, trials):
+    """One line as each trial ends: a search of many trials shows it is moving."""
+    return (f"trial {done}/{trials}: accuracy {row['accuracy']:.3f}, macro-F1 "
+            f"{row['macro_f1']:.3f} over {row['scored_songs']} scored songs "
+            f"({row['seconds']:.0f} s)")
+
+
 def format_best(rows, best_first, top=5):
     header = ("trial", "accuracy", "macro-F1", "± std", *SEARCH_SPACE)
     lines = ["  ".join(f"{title:>10}" for title in header)]
@@ -185,8 +192,9 @@ def main(argv=None):
         with interrupts.stop_on_interrupt():
             for _ in range(remaining):
                 study.optimize(objective, n_trials=1)
-                write_results(args.out, finished_trials(optuna, study), base,
-                              study.best_trial.number)
+                rows = finished_trials(optuna, study)
+                write_results(args.out, rows, base, study.best_trial.number)
+                print(format_progress(rows[-1], len(rows), args.trials), flush=True)
         rows = finished_trials(optuna, study)
     except (songtable.TableError, TuneError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)

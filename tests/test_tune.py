@@ -36,6 +36,7 @@ def test_search_writes_trials_and_a_train_config(data, tmp_path, capsys):
     assert tune.main(["--data", str(data), "--out", str(out), *TINY, "--trials", "3"]) == 0
     printed = capsys.readouterr().out
     assert "best by macro_f1" in printed and "class_weight_power" in printed
+    assert "trial 1/3: accuracy" in printed and "trial 3/3: accuracy" in printed
     trials = read_trials(out)
     assert [row["trial"] for row in trials] == ["0", "1", "2"]
     assert all(0 <= float(row["macro_f1"]) <= 1 for row in trials)
