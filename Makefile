@@ -1,7 +1,10 @@
 # The whole pipeline, each step skipped when its output is newer than its inputs.
 #   make setup    virtual environment with the pinned requirements
-#   make all      download (if missing) -> extract + labels -> preprocess -> train -> evaluate
-#   make demo     the same, offline, on a generated sample (no download, under a minute)
+#   make all      extract + labels -> preprocess -> train -> evaluate on the song files in SONGS;
+#                 when SONGS does not exist (nothing downloaded yet), the offline demo instead
+#   make download the Million Song Subset (~1.8 GB), its Last.fm tags and the mismatch list
+#                 into DATA (resumes after a failure or Ctrl-C; skips what is there)
+#   make demo     the pipeline, offline, on a generated sample (no download, about a minute)
 #   make test     the test suite;  make bench  the benchmarks;  make lint  syntax/style check
 # Variables: DATA (data folder), SONGS (song files), LABELS (lastfm, a .cls file, a Last.fm
 # dataset folder/zip/db, echonest-terms, musicbrainz-tags, none, or several joined by commas: the
@@ -23,7 +26,7 @@ RUN     ?= runs/main
 WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 SEED    ?= 0
 
-.PHONY: setup all demo test bench lint pipeline clean-demo
+.PHONY: setup all download demo test bench lint pipeline clean-demo
 .DELETE_ON_ERROR:
 
 setup: .venv/installed
@@ -32,23 +35,36 @@ setup: .venv/installed
 	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
 	touch $@
 
+comma := ,
+LABEL_FILE := $(filter-out lastfm none echonest-terms musicbrainz-tags,$(subst $(comma), ,$(LABELS)))
+# Song files named on the command line (DATA= or SONGS=) must exist; the default folder may not
+# (a fresh clone), and then make all runs the demo.
+NAMED_SONGS := $(filter command line,$(origin DATA) $(origin SONGS))
+
 all: setup
+ifeq ($(wildcard $(SONGS)),)
+ifneq ($(NAMED_SONGS),)
+	@echo "make all: no song files in $(SONGS) (SONGS=, or DATA= with MillionSongSubset/data in it)"; exit 2
+endif
+	@echo "make all: no song files in $(SONGS) yet, so running the offline demo on a generated sample;"
+	@echo "          'make download' fetches the Million Song Subset (~1.8 GB), then 'make all' runs on it."
+	@$(MAKE) --no-print-directory demo
+else
+	@for f in $(LABEL_FILE) $(MISMATCHES); do test -e "$$f" || { \
+		echo "make all: $$f is missing: 'make download' fetches it (or set LABELS= / MISMATCHES=)"; \
+		exit 2; }; done
 	$(MAKE) pipeline
+endif
+
+# The downloads: each skips what is there, and resumes after a failure or Ctrl-C.
+download: setup
+	$(PYTHON) -m dataset.download msd-subset --dest $(DATA)
+	$(PYTHON) -m dataset.download lastfm-subset --dest $(DATA)
+	$(PYTHON) -m dataset.download mismatches --dest $(DATA)
 
 # extract -> preprocess -> train -> evaluate; SongCSV.csv is remade when a song file, the
 # label file or the mismatch list is newer than it.
 pipeline: $(RUN)/metrics.json
-
-# The downloads, made when missing (run again after a failure or Ctrl-C: it resumes).
-$(DATA)/MillionSongSubset/data:
-	$(PYTHON) -m dataset.download msd-subset --dest $(DATA)
-$(DATA)/lastfm_subset:
-	$(PYTHON) -m dataset.download lastfm-subset --dest $(DATA)
-$(DATA)/sid_mismatches.txt:
-	$(PYTHON) -m dataset.download mismatches --dest $(DATA)
-
-comma := ,
-LABEL_FILE := $(filter-out lastfm none echonest-terms musicbrainz-tags,$(subst $(comma), ,$(LABELS)))
 $(DATA)/SongCSV.csv: $(SONGS) $(shell find $(SONGS) -type d 2>/dev/null) $(LABEL_FILE) \
 		$(MISMATCHES)
 	$(PYTHON) -m dataset.extract $(SONGS) --labels $(LABELS) \

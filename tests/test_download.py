@@ -346,13 +346,13 @@ def test_every_target_downloads_from_its_published_address():
     assert {name: target.url for name, target in download.TARGETS.items()} == PUBLISHED
 
 
-def test_the_readme_lists_every_target_with_its_address():
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    rows = {line.split("|")[1].strip(" `"): line for line in readme.splitlines()
+def test_the_data_docs_list_every_target_with_its_address():
+    page = (REPO / "docs" / "data.md").read_text(encoding="utf-8")
+    rows = {line.split("|")[1].strip(" `"): line for line in page.splitlines()
             if line.startswith("| `")}
     for name, url in PUBLISHED.items():
-        assert name in rows, f"README's download table has no row for {name}"
-        assert url in rows[name], f"README's row for {name} does not give {url}"
+        assert name in rows, f"docs/data.md's download table has no row for {name}"
+        assert url in rows[name], f"docs/data.md's row for {name} does not give {url}"
 
 
 @pytest.mark.parametrize("target", ["tagtraum-cd1", "tagtraum-cd2", "tagtraum-cd2c"])
