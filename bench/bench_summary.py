@@ -38,6 +38,12 @@ ID_FIELDS = {"metadata": "song_id", "analysis": "track_id"}  # made unique per r
 BLOCK = 10_000  # rows written at a time: one tile of the subset's file
 
 
+def bench_id(prefix, row):
+    """The id of row ``row`` of a built summary file: bench_id("TR", 7) == "TRBENCH00000000007".
+    That row is a copy of the source's row ``row % BLOCK % len(source)``."""
+    return f"{prefix}BENCH{row:011d}"
+
+
 def build_summary_file(path, rows, source=SUBSET_SUMMARY):
     """Write ``rows`` songs to ``path``: ``source``'s rows tiled, with unique ids TRBENCH…,
     SOBENCH…."""
@@ -57,8 +63,8 @@ def build_summary_file(path, rows, source=SUBSET_SUMMARY):
             for start in range(0, rows, BLOCK):
                 block = np.resize(tile, min(BLOCK, rows - start))
                 if group in ID_FIELDS:
-                    prefix = ID_FIELDS[group][:2].upper() + "BENCH"  # TRBENCH…, SOBENCH…
-                    block[ID_FIELDS[group]] = [f"{prefix}{start + n:011d}".encode()
+                    prefix = ID_FIELDS[group][:2].upper()  # TRBENCH…, SOBENCH…
+                    block[ID_FIELDS[group]] = [bench_id(prefix, start + n).encode()
                                                for n in range(len(block))]
                 copy[start:start + len(block)] = block
 
