@@ -11,6 +11,10 @@ precision/recall/F1, and draws its confusion matrix. An ensemble checkpoint (tra
 --ensemble) is scored like any other. --soft-vote adds the mean of the MLP's and
 HistGradientBoosting's genre probabilities as one more method.
 """
+from dataset import interrupts  # first: Ctrl-C during the slow imports below exits cleanly
+
+interrupts.starting(__name__, "evaluation")
+
 import argparse
 import json
 import sys
@@ -151,4 +155,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(interrupts.run(main, "evaluation"))

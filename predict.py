@@ -33,6 +33,10 @@ Unreadable .h5 files are named on stderr and skipped; the exit status is then 1.
 such path, an unreadable table, missing feature columns, a bad checkpoint) is one line on stderr,
 exit status 2, nothing written. Ctrl-C stops with exit status 130, nothing written.
 """
+from dataset import interrupts  # first: Ctrl-C during the slow imports below exits cleanly
+
+interrupts.starting(__name__, "prediction")
+
 import argparse
 import collections
 import importlib
@@ -45,7 +49,7 @@ import pandas as pd
 from tqdm import tqdm
 
 import songtable
-from dataset import extract, features, hdf5_getters, interrupts
+from dataset import extract, features, hdf5_getters
 from dataset.errors import InputError, first_line
 from dataset.outputs import OutputError, atomic_output
 from dataset.songfiles import TRACK_FILE_NAME, file_parts, find_song_files
@@ -339,4 +343,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(interrupts.run(main, "prediction"))

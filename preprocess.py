@@ -16,6 +16,10 @@ source (weaker labels, e.g. --labels data/lastfm_subset,echonest-terms at extrac
 train split only, unless their artist is in val or test; so do songs' crops (extract --crops),
 which follow their song. The logic is songtable.clean.
 """
+from dataset import interrupts  # first: Ctrl-C during the slow imports below exits cleanly
+
+interrupts.starting(__name__, "preprocessing")
+
 import argparse
 import sys
 
@@ -77,4 +81,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(interrupts.run(main, "preprocessing"))

@@ -12,6 +12,10 @@ parameter of the same name and default. --config reads a JSON object of them (e.
 best.json); options given on the command line override it. Ctrl-C stops training and writes
 nothing (exit 130).
 """
+from dataset import interrupts  # first: Ctrl-C during the slow imports below exits cleanly
+
+interrupts.starting(__name__, "training")
+
 import argparse
 import csv
 import sys
@@ -23,7 +27,6 @@ import options
 import plots
 import songtable
 from classifier import GenreClassifier, SettingError
-from dataset import interrupts
 from dataset.outputs import OutputError, atomic_output
 from training import HISTORY_COLUMNS, TrainingError
 
@@ -96,4 +99,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(interrupts.run(main, "training"))

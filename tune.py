@@ -19,6 +19,10 @@ Folds run one after another in this process (--threads torch threads, one by def
 MLP gains little from more threads, and worker processes would each take a terminal's Ctrl-C
 for themselves.
 """
+from dataset import interrupts  # first: Ctrl-C during the slow imports below exits cleanly
+
+interrupts.starting(__name__, "the search")
+
 import argparse
 import csv
 import json
@@ -32,7 +36,6 @@ import options
 import scoring
 import songtable
 from classifier import GenreClassifier
-from dataset import interrupts
 from dataset.outputs import OutputError, atomic_output
 from options import SEARCH_SPACE, as_parameters, suggest
 
@@ -214,4 +217,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(interrupts.run(main, "the search"))

@@ -20,6 +20,10 @@ keeps DEST/<file>.partial: run the same command again to resume.
 Exit status: 0 done; 1 network failure (run again: it resumes); 2 bad arguments or a bad download;
 130 interrupted (run again: it resumes).
 """
+from dataset import interrupts  # first: Ctrl-C during the slow imports below exits cleanly
+
+interrupts.starting(__name__, "the download")
+
 import argparse
 import contextlib
 import functools
@@ -43,7 +47,7 @@ from urllib.parse import urlsplit
 import requests
 from tqdm import tqdm
 
-from dataset import interrupts, songfiles
+from dataset import songfiles
 from dataset.errors import InputError, describe, first_line
 
 # Small enough that a cut connection loses little (what arrived before the cut is kept) and that
@@ -550,4 +554,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(interrupts.run(main, "the download"))

@@ -20,6 +20,10 @@ cluster (the scheduler at --scheduler, or a LocalCluster of --workers processes)
 come back in input order to this process, which labels and writes them, so the output is the
 local engine's. Both need the optional packages: pip install -r requirements-scale.txt
 """
+from dataset import interrupts  # first: Ctrl-C during the slow imports below exits cleanly
+
+interrupts.starting(__name__, "extraction")
+
 import argparse
 import collections
 import contextlib
@@ -38,7 +42,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from dataset import features, hdf5_getters, interrupts, labels, writers
+from dataset import features, hdf5_getters, labels, writers
 from dataset.errors import InputError, describe, first_line
 from dataset.songfiles import file_parts, find_song_files, read_mismatches, read_song_file
 from dataset.writers import SCALE_INSTALL
@@ -435,4 +439,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(interrupts.run(main, "extraction"))
