@@ -167,6 +167,17 @@ def describe(table):
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    add_data_options(parser)
+    add_learning_options(parser)
+    args = parser.parse_args(argv)
+    check_data_options(parser, args)
+    check_learning_options(parser, args)
+    return args
+
+
+def add_data_options(parser):
+    """--songs, --labels, --genre-names, --train-only, --mismatches, --folds and --repeats: the
+    song files, their label runs and the folds, as the real-data benchmarks take them."""
     parser.add_argument("--songs", type=Path, default=SHARED_DATA / "MillionSongSubset" / "data",
                         help="MSD song files (a folder)")
     parser.add_argument("--labels", nargs="+",
@@ -182,15 +193,15 @@ def parse_args(argv):
                         help="tracks to leave out (extract --mismatches); '' for none")
     parser.add_argument("--folds", type=int, default=5, help="cross-validation folds")
     parser.add_argument("--repeats", type=int, default=3, help="fold seeds 0..repeats-1")
-    add_learning_options(parser)
-    args = parser.parse_args(argv)
+
+
+def check_data_options(parser, args):
+    """A one-line parser error for a bad value of add_data_options' options."""
     if args.folds < 2 or args.repeats < 1:
         parser.error("--folds must be at least 2, --repeats at least 1")
     if not args.songs.is_dir():
         parser.error(f"--songs {args.songs}: no such folder (the real files are in "
                      "../shared/data; pass your own MSD folder)")
-    check_learning_options(parser, args)
-    return args
 
 
 def add_learning_options(parser):
@@ -218,6 +229,19 @@ def check_learning_options(parser, args):
         parser.error(str(err))
 
 
+def labelled_tables(args, runs):
+    """(run, labelled_table) of each of ``runs`` on the options of add_data_options and
+    add_learning_options (each run's SongCSV.csv under --workdir), printing what each holds."""
+    mismatches = args.mismatches or None
+    for run in runs:
+        table, seconds = labelled_table(args.songs, run, mismatches,
+                                        args.workdir / workdir_name(run), args.crops)
+        names = f" named by {run.genre_names}" if run.genre_names else ""
+        print(f"\nlabels {run.labels}{names}: {describe(table)} (extract {seconds:.1f} s)",
+              flush=True)
+        yield run, table
+
+
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -228,11 +252,8 @@ def main(argv=None):
           "crops per song (extract --crops); torch "
           f"{torch.__version__}, {args.threads} CPU thread(s)")
     with threadpool_limits(limits=args.threads):
-        for run in runs_of(args.labels, args.genre_names, args.train_only):
-            table, seconds = labelled_table(args.songs, run, mismatches,
-                                            args.workdir / workdir_name(run), args.crops)
-            names = f" named by {run.genre_names}" if run.genre_names else ""
-            print(f"\nlabels {run.labels}{names}: {describe(table)} (extract {seconds:.1f} s)")
+        for _, table in labelled_tables(args, runs_of(args.labels, args.genre_names,
+                                                      args.train_only)):
             print(format_results(compare(methods(args.mlp), table, args.folds, args.repeats)))
     return 0
 
