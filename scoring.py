@@ -101,9 +101,9 @@ def cross_validated(estimator, table, n_folds=5, seeds=(0,)):
 
 def scored_folds(estimator, features, genres, artists, folds, train_only):
     """Per (train rows, test rows) of ``folds``, the ``scores`` of ``estimator`` fitted on the
-    train rows and tested on the test rows, and the number of test ``songs``. An estimator whose fit takes ``groups`` and
-    ``train_only`` (GenreClassifier) gets them too, so it holds out whole artists, never weaker
-    labels, for early stopping."""
+    train rows and tested on the test rows, and the number of test ``songs``. An estimator whose
+    fit takes ``groups`` and ``train_only`` (GenreClassifier) gets them too, so it holds out
+    whole artists, never weaker labels, for early stopping."""
     takes = inspect.signature(estimator.fit).parameters
     params = {name: value for name, value in (("groups", artists), ("train_only", train_only))
               if name in takes}

@@ -1,5 +1,5 @@
-"""classifier.GenreClassifier (around model.GenreMLP): a scikit-learn estimator that learns genres, reproducibly, and keeps a
-self-contained checkpoint."""
+"""classifier.GenreClassifier (around model.GenreMLP): a scikit-learn estimator that learns
+genres, reproducibly, and keeps a self-contained checkpoint."""
 import numpy as np
 import pytest
 import torch
