@@ -172,6 +172,7 @@ def parse_args(argv):
     args = parser.parse_args(argv)
     check_data_options(parser, args)
     check_learning_options(parser, args)
+    check_songs_folder(parser, args)
     return args
 
 
@@ -199,6 +200,11 @@ def check_data_options(parser, args):
     """A one-line parser error for a bad value of add_data_options' options."""
     if args.folds < 2 or args.repeats < 1:
         parser.error("--folds must be at least 2, --repeats at least 1")
+
+
+def check_songs_folder(parser, args):
+    """A one-line parser error when --songs is no folder: checked after every option's value,
+    so a bad value is named first even where the real files are absent (a fresh clone)."""
     if not args.songs.is_dir():
         parser.error(f"--songs {args.songs}: no such folder (the real files are in "
                      "../shared/data; pass your own MSD folder)")

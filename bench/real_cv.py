@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Callable, NamedTuple
 
 import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
@@ -84,6 +85,31 @@ def realmlp(args):
                                                n_threads=args.threads))
 
 
+class MLPTreesVote(ClassifierMixin, BaseEstimator):
+    """Exploratory (issue 24): the mean of GenreClassifier's genre probabilities and balanced
+    HistGradientBoosting's, the trees' weighted by ``trees_weight``. Both learn from the rows
+    they are given, crops included: the trees cannot tell a crop from a song here."""
+    learns_from_crops = True
+
+    def __init__(self, trees_weight=0.5, mlp=None):
+        self.trees_weight = trees_weight
+        self.mlp = mlp
+
+    def fit(self, X, y, groups=None, train_only=None):
+        self.mlp_ = GenreClassifier(**(self.mlp or {})).fit(X, y, groups=groups,
+                                                             train_only=train_only)
+        self.trees_ = scoring.baselines(seed=0)["hist_gradient_boosting"].fit(X, y)
+        self.classes_ = self.mlp_.classes_  # both order their columns by the sorted genres
+        return self
+
+    def predict_proba(self, X):
+        return ((1 - self.trees_weight) * self.mlp_.predict_proba(X)
+                + self.trees_weight * self.trees_.predict_proba(X))
+
+    def predict(self, X):
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
 def baseline(name):
     """A maker of scoring.baselines' ``name``."""
     return lambda args: scoring.baselines(seed=0)[name]
@@ -101,7 +127,9 @@ METHODS = {
     "lightgbm": Method("LightGBM", lightgbm, "lightgbm"),
     "catboost": Method("CatBoost", catboost, "catboost"),
     "realmlp": Method("RealMLP-TD", realmlp, "pytabkit"),
+    "vote": Method("MLP + HGB soft vote", lambda args: MLPTreesVote(mlp=args.mlp)),
 }
+EXPLORATORY = ("vote",)  # run when named in --methods only
 
 
 def same_estimator(first, second):
@@ -202,8 +230,10 @@ def parse_args(argv):
     parser.add_argument("--sources", nargs="+", choices=sorted(SOURCES),
                         help="the default label runs to measure (real_benchmark.DEFAULT_RUNS: "
                         "tagtraum CD1, the Last.fm tags; default: both, or --labels)%(default).0s")
-    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
-                        help=f"methods to score ({DEFAULT!r} always runs: the reference)")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS),
+                        default=[name for name in METHODS if name not in EXPLORATORY],
+                        help=f"methods to score ({DEFAULT!r} always runs: the reference; "
+                        f"{', '.join(EXPLORATORY)} only when named)")
     parser.add_argument("--catboost-iterations", type=int, default=CATBOOST_ITERATIONS,
                         help="CatBoost's trees, its learning rate set by CatBoost to match (38 s a "
                         "Last.fm fold on one thread; its own 1,000 take 4-6 min)")
@@ -216,6 +246,7 @@ def parse_args(argv):
         parser.error("--sources and --labels: give one of them")
     if args.catboost_iterations < 1:
         parser.error("--catboost-iterations must be at least 1")
+    real_benchmark.check_songs_folder(parser, args)
     return args
 
 
