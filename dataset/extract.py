@@ -341,7 +341,8 @@ def parse_args(argv):
                         help="Dask scheduler of the cluster for --engine dask, e.g. "
                              "tcp://10.0.0.1:8786 (default: a LocalCluster on this machine)")
     parser.add_argument("--no-segments", dest="segments", action="store_false",
-                        help="song-level fields only (no segment arrays; works on summary files)")
+                        help="song-level fields only (no segment arrays; works on summary "
+                        "files; default: the segment families too)%(default).0s")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from OUT.partial")
     parser.add_argument("--strict", action="store_true",
