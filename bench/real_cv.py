@@ -28,10 +28,12 @@ import platform
 import shlex
 import sys
 import time
+import warnings
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Callable, NamedTuple
 
+import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.impute import SimpleImputer
@@ -79,6 +81,9 @@ def catboost(args):
 
 def realmlp(args):
     from pytabkit import RealMLP_TD_Classifier
+
+    # pytorch-lightning, under pytabkit, warns of a torch deprecation at every batch.
+    warnings.filterwarnings("ignore", message=r"`isinstance\(treespec, LeafSpec\)`")
     return make_pipeline(SimpleImputer(strategy="mean", keep_empty_features=True,
                                        add_indicator=True),
                          RealMLP_TD_Classifier(device="cpu", random_state=0,
@@ -87,24 +92,33 @@ def realmlp(args):
 
 class MLPTreesVote(ClassifierMixin, BaseEstimator):
     """Exploratory (issue 24): the mean of GenreClassifier's genre probabilities and balanced
-    HistGradientBoosting's, the trees' weighted by ``trees_weight``. Both learn from the rows
-    they are given, crops included: the trees cannot tell a crop from a song here."""
+    HistGradientBoosting's, the trees' weighted by ``trees_weight``. The MLP learns from every
+    row it is given; the trees from all of them too, or with ``trees_scored_rows_only`` from the
+    rows that may be scored alone (no crops, and no weaker labels: the vote cannot tell a crop
+    from a song with a weaker label)."""
     learns_from_crops = True
 
-    def __init__(self, trees_weight=0.5, mlp=None):
+    def __init__(self, trees_weight=0.5, trees_scored_rows_only=False, mlp=None):
         self.trees_weight = trees_weight
+        self.trees_scored_rows_only = trees_scored_rows_only
         self.mlp = mlp
 
     def fit(self, X, y, groups=None, train_only=None):
         self.mlp_ = GenreClassifier(**(self.mlp or {})).fit(X, y, groups=groups,
                                                              train_only=train_only)
-        self.trees_ = scoring.baselines(seed=0)["hist_gradient_boosting"].fit(X, y)
+        rows = (np.flatnonzero(~np.asarray(train_only, dtype=bool))
+                if self.trees_scored_rows_only and train_only is not None
+                else np.arange(len(y)))
+        self.trees_ = scoring.baselines(seed=0)["hist_gradient_boosting"].fit(
+            X.iloc[rows] if hasattr(X, "iloc") else X[rows], np.asarray(y)[rows])
         self.classes_ = self.mlp_.classes_  # both order their columns by the sorted genres
         return self
 
     def predict_proba(self, X):
-        return ((1 - self.trees_weight) * self.mlp_.predict_proba(X)
-                + self.trees_weight * self.trees_.predict_proba(X))
+        trees = np.zeros((len(X), len(self.classes_)))  # genres the trees never saw: 0
+        trees[:, np.searchsorted(self.classes_, self.trees_.classes_)] = (
+            self.trees_.predict_proba(X))
+        return (1 - self.trees_weight) * self.mlp_.predict_proba(X) + self.trees_weight * trees
 
     def predict(self, X):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
@@ -127,7 +141,8 @@ METHODS = {
     "lightgbm": Method("LightGBM", lightgbm, "lightgbm"),
     "catboost": Method("CatBoost", catboost, "catboost"),
     "realmlp": Method("RealMLP-TD", realmlp, "pytabkit"),
-    "vote": Method("MLP + HGB soft vote", lambda args: MLPTreesVote(mlp=args.mlp)),
+    "vote": Method("MLP + HGB soft vote", lambda args: MLPTreesVote(
+        args.vote_trees_weight, args.vote_trees_scored_rows_only, args.mlp)),
 }
 EXPLORATORY = ("vote",)  # run when named in --methods only
 
@@ -237,6 +252,11 @@ def parse_args(argv):
     parser.add_argument("--catboost-iterations", type=int, default=CATBOOST_ITERATIONS,
                         help="CatBoost's trees, its learning rate set by CatBoost to match (38 s a "
                         "Last.fm fold on one thread; its own 1,000 take 4-6 min)")
+    parser.add_argument("--vote-trees-weight", type=float, default=0.5,
+                        help="the trees' weight in the exploratory vote")
+    parser.add_argument("--vote-trees-scored-rows-only", action="store_true",
+                        help="the vote's trees learn from the rows that may be scored alone "
+                        "(no crops, no weaker labels)")
     parser.add_argument("--out", type=Path, help="also write the tables as Markdown here "
                         "(for the docs' results page)%(default).0s")
     args = parser.parse_args(argv)
@@ -244,6 +264,8 @@ def parse_args(argv):
     real_benchmark.check_learning_options(parser, args)
     if args.sources and args.labels:
         parser.error("--sources and --labels: give one of them")
+    if not 0 <= args.vote_trees_weight <= 1:
+        parser.error("--vote-trees-weight must be in [0, 1]")
     if args.catboost_iterations < 1:
         parser.error("--catboost-iterations must be at least 1")
     real_benchmark.check_songs_folder(parser, args)

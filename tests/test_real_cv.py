@@ -3,6 +3,7 @@ training-only row or a crop, and a table row per method (skipped when its packag
 import re
 from importlib.util import find_spec
 
+import numpy as np
 import pytest
 
 import scoring
@@ -84,9 +85,27 @@ def test_every_method_scores_the_same_songs_never_a_crop_or_training_only_row(
     (["--sources", "lastfm", "--labels", "x.cls"], "--sources and --labels: give one of them"),
     (["--catboost-iterations", "0"], "--catboost-iterations must be at least 1"),
     (["--methods", "xgboost"], "invalid choice: 'xgboost'"),
+    (["--vote-trees-weight", "1.5"], "--vote-trees-weight must be in [0, 1]"),
 ])
 def test_bad_options_are_one_line(options, complaint, capsys):
     with pytest.raises(SystemExit) as exit_info:
         real_cv.main(options)
     assert exit_info.value.code == 2
     assert complaint in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+def test_the_votes_trees_can_learn_from_the_rows_that_may_be_scored_alone():
+    rng = np.random.default_rng(0)
+    genres = np.repeat(["blues", "jazz", "rock"], 40)
+    features = rng.normal(size=(len(genres), 4)) + (genres == "jazz")[:, None]
+    train_only = genres == "rock"  # rock: weaker labels alone
+    vote = real_cv.MLPTreesVote(trees_weight=0.5, trees_scored_rows_only=True,
+                                mlp={"epochs": 2, "hidden": (8,), "ensemble": 1})
+    vote.fit(features, genres, train_only=train_only)
+    assert list(vote.trees_.classes_) == ["blues", "jazz"]
+    probabilities = vote.predict_proba(features)
+    assert probabilities.shape == (len(genres), 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1, rtol=1e-5)
+    # rock's probability is the MLP's alone, halved
+    np.testing.assert_allclose(probabilities[:, 2], vote.mlp_.predict_proba(features)[:, 2] / 2,
+                               rtol=1e-5)
