@@ -62,9 +62,10 @@ PROBABILITY_FORMAT = "%.4f"  # in --csv: finer than any difference a genre choic
 PROGRESS_DELAY = 1.0  # seconds before the progress bar shows: none for a handful of songs
 
 
-def needs_segments(feature_names):
-    """Whether the model reads segment statistics (then .h5 inputs need their arrays)."""
-    return bool(set(feature_names) & set(features.SEGMENT_COLUMNS))
+def segment_columns(feature_names):
+    """The model's features computed from segment arrays (.h5 inputs then need the arrays)."""
+    segment = set(features.SEGMENT_COLUMNS)
+    return [name for name in feature_names if name in segment]
 
 
 def plan_reading(paths, feature_names, chunk_size, skipped, read_files):
@@ -88,8 +89,8 @@ def plan_reading(paths, feature_names, chunk_size, skipped, read_files):
         else:
             files = find_song_files([path])
             refuse_summary_files(files, feature_names)
-            readers.append(song_file_chunks(files, needs_segments(feature_names), chunk_size,
-                                            skipped, read_files))
+            readers.append(song_file_chunks(files, bool(segment_columns(feature_names)),
+                                            chunk_size, skipped, read_files))
     return readers
 
 
@@ -157,14 +158,14 @@ def parquet_chunks(dataset, path, wanted, chunk_size):
 def refuse_summary_files(files, feature_names):
     """InputError when the model reads segment features and one of ``files`` is a summary file,
     which has no segment arrays to compute them from."""
-    segment_columns = [name for name in feature_names if name in set(features.SEGMENT_COLUMNS)]
-    if not segment_columns:
+    needed = segment_columns(feature_names)
+    if not needed:
         return
     for path in files:
         # Only a file not named like a track file is opened to check (there may be a million).
         if not TRACK_FILE_NAME.fullmatch(Path(path).name) and hdf5_getters.is_summary_file(path):
             raise InputError(f"{path}: missing feature columns: "
-                             f"{songtable.summarise(segment_columns)}: a summary file has no "
+                             f"{songtable.summarise(needed)}: a summary file has no "
                              "segment arrays; predict it with a model trained on song-level "
                              "features (dataset.extract --no-segments)")
 

@@ -10,10 +10,10 @@ more than a small network's step). An epoch is a pass over the training rows or,
 more than ROUND_ROWS, the next ROUND_ROWS of the pass: early stopping then checks several times a
 pass instead of waiting whole passes of a huge table. Every member sees the same batches with
 its own weights, dropout and input noise, and with bootstrap row weights its own resample of the
-rows. A member
-stops when what ``stop_on`` watches (class-weighted validation loss, or validation accuracy +
-macro-F1) has not improved for ``patience`` epochs; it then leaves the batched network, so the
-members still learning no longer pay for it. The network ends with each member's best weights.
+rows. A member stops when what ``stop_on`` watches (class-weighted validation loss, or validation
+accuracy + macro-F1) has not improved for ``patience`` epochs; it then leaves the batched network,
+so the members still learning no longer pay for it. The network ends with each member's best
+weights.
 """
 import dataclasses
 import math

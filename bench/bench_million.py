@@ -38,7 +38,7 @@ from pathlib import Path
 import h5py
 import pandas as pd
 
-from bench import SHARED_DATA
+from bench import SHARED_DATA, cpu_name
 from bench.bench_summary import BLOCK, SUBSET_SUMMARY, bench_id, build_summary_file, has_rows
 from dataset.labels import ClsLabels
 
@@ -206,16 +206,10 @@ def run_stages(paths, stages, train_options):
 
 
 def machine():
-    """The CPU's model name (from /proc/cpuinfo where there is one), the CPU count and the load
-    (other work on a shared machine slows every stage)."""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            name = next((line.split(":", 1)[1].strip() for line in cpuinfo
-                         if line.startswith("model name")), "")
-    except OSError:
-        name = ""
+    """The CPU's model name, the CPU count and the load (other work on a shared machine slows
+    every stage)."""
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
-    return (f"{name or platform.processor() or platform.machine()}, {os.cpu_count()} CPUs "
+    return (f"{cpu_name()}, {os.cpu_count()} CPUs "
             f"(load average {load} over 1, 5, 15 min at the end)")
 
 

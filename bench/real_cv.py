@@ -41,7 +41,7 @@ from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
 import scoring
-from bench import real_benchmark
+from bench import cpu_name, real_benchmark
 from classifier import GenreClassifier
 
 DEFAULT = "default"
@@ -205,16 +205,7 @@ def format_markdown(rows):
 
 
 def machine():
-    cpu = next((line.split(":", 1)[1].strip() for line in _cpuinfo()
-                if line.startswith("model name")), platform.processor() or "unknown CPU")
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
-
-
-def _cpuinfo():
-    try:
-        return Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return []
+    return f"{cpu_name()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
 def settings(args):
