@@ -14,7 +14,9 @@ only train, weaker labels and crops, are never scored); in each fold the classif
 on artists held out of its training rows. --objective names the
 mean scores it maximises (summed). Trials are kept in OUT/study.db (Optuna's SQLite storage) as they
 end, so the same command continues a killed or interrupted search up to --trials. OUT/trials.csv
-lists the finished trials and OUT/best.json, a --config file for train.py, holds the best one.
+lists the finished trials and OUT/best.json, a --config file for train.py, holds the best one:
+its searched values and the options given, so what they leave out (the batch size, auto by
+default, and its learning-rate rule) train.py decides for the table it trains on.
 Folds run one after another in this process (--threads torch threads, one by default): a small
 MLP gains little from more threads, and worker processes would each take a terminal's Ctrl-C
 for themselves.

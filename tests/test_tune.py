@@ -50,7 +50,23 @@ def test_search_writes_trials_and_a_train_config(data, tmp_path, capsys):
                        str(out / "best.json"), "--epochs", "3"]) == 0
     classifier = GenreClassifier.load(run / "model.pt")
     assert list(classifier.hidden) == config["hidden"] and classifier.epochs == 3
-    assert classifier.batch_size == int(best["batch_size"])
+
+
+def test_best_json_leaves_the_batch_size_to_auto_unless_given(data, tmp_path):
+    """A tuned model sizes its batch (and scales its learning rate) by the table it trains on,
+    as an untuned one does, unless the user fixed the batch for the search."""
+    searched, fixed = tmp_path / "searched", tmp_path / "fixed"
+    assert tune.main(["--data", str(data), "--out", str(searched), *TINY]) == 0
+    assert tune.main(["--data", str(data), "--out", str(fixed), *TINY,
+                      "--batch-size", "64"]) == 0
+    assert "batch_size" not in read_trials(searched)[0]
+    assert "batch_size" not in json.loads((searched / "best.json").read_text())
+    assert json.loads((fixed / "best.json").read_text())["batch_size"] == 64
+    for out, batch_size in ((searched, "auto"), (fixed, 64)):
+        run = tmp_path / f"run-{out.name}"
+        assert train.main(["--data", str(data), "--out", str(run), "--config",
+                           str(out / "best.json"), "--epochs", "2"]) == 0
+        assert GenreClassifier.load(run / "model.pt").batch_size == batch_size
 
 
 def test_test_rows_never_shape_a_score(data, tmp_path):
