@@ -1,4 +1,4 @@
-# The whole pipeline, each step skipped when its output is newer than its inputs.
+# The whole pipeline, each step skipped when its output is newer than its inputs and its code.
 #   make setup    virtual environment with the pinned requirements
 #   make all      extract + labels -> preprocess -> train -> evaluate on the song files in SONGS;
 #                 when SONGS does not exist (nothing downloaded yet), the offline demo instead
@@ -62,24 +62,34 @@ download: setup
 	$(PYTHON) -m dataset.download lastfm-subset --dest $(DATA)
 	$(PYTHON) -m dataset.download mismatches --dest $(DATA)
 
+# The code the outputs are made by, so that a change to it remakes them as a change to their data
+# does: every .py of the project up to two folders deep, wherever a module lives or moves (tests,
+# benchmarks and a build's copies aside), and the dataset package's data files. Extract runs the
+# dataset package alone; the other scripts import the rest (the library) and none imports another.
+CODE := $(filter-out tests/% bench/% build/%,$(wildcard *.py */*.py */*/*.py dataset/*.tsv))
+EXTRACT_CODE := $(filter dataset/%,$(CODE))
+SCRIPTS := preprocess.py train.py evaluate.py predict.py tune.py
+LIBRARY := $(filter-out $(SCRIPTS),$(CODE))
+
 # extract -> preprocess -> train -> evaluate; SongCSV.csv is remade when a song file, the
-# label file or the mismatch list is newer than it.
+# label file, the mismatch list or the dataset package is newer than it, and each later output
+# when what it is made of, its script or the library is.
 pipeline: $(RUN)/metrics.json
 $(DATA)/SongCSV.csv: $(SONGS) $(shell find $(SONGS) -type d 2>/dev/null) $(LABEL_FILE) \
-		$(MISMATCHES)
+		$(MISMATCHES) $(EXTRACT_CODE)
 	$(PYTHON) -m dataset.extract $(SONGS) --labels $(LABELS) \
 		$(if $(GENRE_NAMES),--genre-names $(GENRE_NAMES)) \
 		$(if $(MISMATCHES),--mismatches $(MISMATCHES)) --crops $(CROPS) --out $@ \
 		--workers $(WORKERS)
 
-$(DATA)/preprocessed_data.csv: $(DATA)/SongCSV.csv preprocess.py
+$(DATA)/preprocessed_data.csv: $(DATA)/SongCSV.csv preprocess.py $(LIBRARY)
 	$(PYTHON) preprocess.py --input $< --output $@ --split-seed $(SEED) \
 		$(if $(TRAIN_ONLY),--train-only $(TRAIN_ONLY))
 
-$(RUN)/model.pt: $(DATA)/preprocessed_data.csv train.py model.py
+$(RUN)/model.pt: $(DATA)/preprocessed_data.csv train.py $(LIBRARY)
 	$(PYTHON) train.py --data $< --out $(RUN) --seed $(SEED)
 
-$(RUN)/metrics.json: $(RUN)/model.pt $(DATA)/preprocessed_data.csv evaluate.py
+$(RUN)/metrics.json: $(RUN)/model.pt $(DATA)/preprocessed_data.csv evaluate.py $(LIBRARY)
 	$(PYTHON) evaluate.py --checkpoint $< --data $(DATA)/preprocessed_data.csv --json $@
 
 demo: setup
