@@ -1,5 +1,7 @@
 """classifier.GenreClassifier (around model.GenreMLP): a scikit-learn estimator that learns
 genres, reproducibly, and keeps a self-contained checkpoint."""
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +9,7 @@ from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.model_selection import RandomizedSearchCV, StratifiedGroupKFold, cross_validate
 from threadpoolctl import threadpool_limits
+from torch.optim.optimizer import register_optimizer_step_post_hook
 
 import scoring
 import training
@@ -230,12 +233,32 @@ def test_a_member_stops_learning_when_its_patience_runs_out(rows):
 
 
 def test_bootstrap_networks_see_other_rows(rows):
-    features, genres, artists = rows["train"]
-    settings = {"epochs": 3, "hidden": (8,), "ensemble": 2, "seed": 4}
-    plain = GenreClassifier(**settings).fit(features, genres, eval_set=rows["val"][:2])
-    resampled = GenreClassifier(**settings, bootstrap=True).fit(features, genres,
-                                                                eval_set=rows["val"][:2])
-    assert not torch.equal(plain.network_.weights[0], resampled.network_.weights[0])
+    """With bootstrap each network learns from its own resample of the training rows and from
+    nothing else: two rows that network 0's resample left out can swap genres without changing
+    it, while network 1, whose resample holds one of them, changes (and without bootstrap the
+    same swap changes network 0)."""
+    features, genres, _ = rows["train"]
+    settings = {"epochs": 3, "patience": 10, "hidden": (8,), "ensemble": 2, "seed": 4}
+    resamples = GenreClassifier(**settings, bootstrap=True)._bootstrap_weights(len(genres), "cpu")
+    assert resamples.sum(dim=1).tolist() == [len(genres)] * 2  # n rows drawn with replacement
+    left_out = (resamples[0] == 0).nonzero().flatten().tolist()
+    only_in_second = [row for row in left_out if resamples[1, row] > 0]
+    assert only_in_second, "each network should draw its own resample"
+    first = only_in_second[0]
+    second = next(row for row in left_out if genres[row] != genres[first])
+    swapped = genres.copy()
+    swapped[[first, second]] = genres[[second, first]]
+
+    def first_layers(bootstrap, labels):
+        """Each network's first-layer weights after fitting on ``labels``."""
+        fitted = GenreClassifier(**settings, bootstrap=bootstrap).fit(
+            features, labels, eval_set=rows["val"][:2])
+        return fitted.network_.weights[0]
+
+    resampled, resampled_swapped = first_layers(True, genres), first_layers(True, swapped)
+    assert torch.equal(resampled[0], resampled_swapped[0])
+    assert not torch.equal(resampled[1], resampled_swapped[1])
+    assert not torch.equal(first_layers(False, genres)[0], first_layers(False, swapped)[0])
 
 
 def test_prior_correction_moves_predictions_towards_common_genres(fitted, rows):
@@ -375,13 +398,21 @@ def test_the_automatic_batch_grows_with_the_table_and_scales_the_learning_rate(r
 
 
 def test_a_table_larger_than_a_round_is_checked_several_times_a_pass(rows, monkeypatch):
-    """Early stopping looks at the validation rows every ROUND_ROWS training rows."""
+    """Early stopping looks at the validation rows every ROUND_ROWS training rows: on a table
+    of more than ROUND_ROWS rows an epoch is the next ROUND_ROWS rows of the pass, so the epochs
+    of one pass take together the optimiser steps of one pass, not each a pass's worth."""
     features, genres, _ = rows["train"]
     monkeypatch.setattr(training, "ROUND_ROWS", 64)
-    fitted = GenreClassifier(**{**FAST, "epochs": 40}).fit(features, genres,
-                                                          eval_set=rows["val"][:2])
-    again = GenreClassifier(**{**FAST, "epochs": 40}).fit(features, genres,
-                                                         eval_set=rows["val"][:2])
-    assert [row["val_loss"] for row in fitted.history_] == [row["val_loss"]
-                                                           for row in again.history_]
-    assert fitted.score(*rows["test"][:2]) > 0.8
+    epochs_a_pass = math.ceil(len(genres) / 64)
+    assert epochs_a_pass >= 3
+    steps = []
+    counting = register_optimizer_step_post_hook(lambda *_: steps.append(1))
+    try:
+        fitted = GenreClassifier(**{**FAST, "epochs": epochs_a_pass, "patience": 10}).fit(
+            features, genres, eval_set=rows["val"][:2])
+    finally:
+        counting.remove()
+    batch = fitted.metrics_["batch_size"]
+    assert 64 % batch == 0  # a round is whole batches, so a pass is as many steps as unsplit
+    assert fitted.metrics_["epochs_run"] == epochs_a_pass
+    assert len(steps) == math.ceil(len(genres) / batch)
