@@ -17,6 +17,7 @@ writes the checkpoint that checkpoint.py describes.
 """
 import math
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -27,12 +28,17 @@ import scoring
 import songtable
 from checkpoint import read_checkpoint, write_checkpoint
 from model import GenreMLP
+from provenance import SongSet, song_keys
 from training import (Schedule, auto_batch_size, auto_lr, class_weighted_loss, format_epoch,
                       train_members)
 from transforms import InputTransform, class_shares, class_weights, correct_prior
 
 AUTO_CORRECTIONS = tuple(np.round(np.linspace(0, 1, 11), 2).tolist())
 PREDICTION_ROWS = 8192  # songs per forward pass: memory stays flat for a million songs
+
+
+class FitError(ValueError):
+    """Rows that cannot train a model: values it cannot read, one genre, nothing to validate on."""
 
 
 class SettingError(ValueError):
@@ -119,26 +125,43 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         ``val_fraction`` of the rows is held out, whole artists when ``groups`` (one artist id
         per row) is given. Rows marked ``train_only`` (weaker labels, crops) only train, as
         songtable.learning_rows rules: never held out, not counted in the genre shares that the
-        prior correction moves towards. Returns self.
+        prior correction moves towards. Features from songtable.split_rows say each row's
+        artist and whether it may only train in their index: fit follows them when ``groups``
+        and ``train_only`` are not given. The songs it trains and validates on are recorded
+        (``learned_songs_``), so nothing scores it on them. Returns self.
         """
         self.check_params()
-        features = validate_data(self, X, reset=True, ensure_all_finite="allow-nan",
-                                 dtype=np.float32)
+        identity = songtable.row_identity(X)
+        if identity is not None:
+            groups = identity[0] if groups is None else groups
+            train_only = identity[2] if train_only is None else train_only
+        elif groups is None and eval_set is None:
+            warnings.warn("GenreClassifier.fit without groups holds out single rows to stop "
+                          "early: rows of one song (crops) or one artist can be on both sides. "
+                          "Pass groups= or features from songtable.split_rows", stacklevel=2)
+        features = self._checked(X, reset=True)
         self.classes_, labels = np.unique(np.asarray(y), return_inverse=True)
         if len(self.classes_) < 2:
-            raise ValueError("need songs of at least two genres to learn from")
+            raise FitError("need songs of at least two genres to learn from")
+        songs = song_keys(None if identity is None else identity[1], features)
         weak = (np.zeros(len(labels), dtype=bool) if train_only is None
                 else np.asarray(train_only, dtype=bool))
         if eval_set is not None:
-            val = (validate_data(self, eval_set[0], reset=False, ensure_all_finite="allow-nan",
-                                 dtype=np.float32), self._genre_indices(eval_set[1]))
+            val_features = self._checked(eval_set[0])
+            val_identity = songtable.row_identity(eval_set[0])
+            val = (val_features, self._genre_indices(eval_set[1]))
+            val_songs = song_keys(None if val_identity is None else val_identity[1],
+                                  val_features)
         else:
             train, held = songtable.holdout_rows(labels, groups, weak, self.val_fraction,
                                                  self.seed)
-            val = (features[held], labels[held])
-            features, labels, weak = features[train], labels[train], weak[train]
+            val, val_songs = (features[held], labels[held]), songs[held]
+            features, labels, weak, songs = (features[train], labels[train], weak[train],
+                                             songs[train])
         if len(val[1]) == 0:
-            raise ValueError("no validation rows: early stopping needs them")
+            raise FitError("no validation rows: early stopping needs them")
+        self.learned_songs_ = {"train": SongSet(songs), "val": SongSet(val_songs)}
+        self.provenance_ = {}
         started = time.perf_counter()
         self.transform_ = InputTransform(self.input_transform).fit(features)
         self.class_prior_ = class_shares(labels[~weak], len(self.classes_))
@@ -149,33 +172,61 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
                          "epochs_run": max(row["epoch"] for row in self.history_),
                          "val_accuracy": val_scores[0], "val_macro_f1": val_scores[1],
                          "n_train": len(labels), "n_val": len(val[1]),
+                         "n_train_only": int(weak.sum()),
+                         "train_genres": dict(zip(self.classes_.tolist(), np.bincount(
+                             labels[~weak], minlength=len(self.classes_)).tolist())),
                          "batch_size": schedule.batch_size, "lr": schedule.lr,
                          "train_seconds": time.perf_counter() - started,
                          "device": self._device()}
         return self
 
+    def learned_from(self, X, track_ids=None):
+        """Per row of features ``X``: "train" or "val" when the model learned from that song
+        (trained, or chose its epochs and prior correction on it), else "". Songs are known by
+        their track ids (``X``'s split_rows index, else ``track_ids``), rows without one by
+        their feature values. None when the model has no record (an older checkpoint)."""
+        check_is_fitted(self)
+        if self.learned_songs_ is None:
+            return None
+        identity = songtable.row_identity(X)
+        keys = song_keys(identity[1] if identity is not None else track_ids, self._checked(X))
+        found = np.full(len(keys), "", dtype=object)
+        found[self.learned_songs_["val"].holds(keys)] = "val"
+        found[self.learned_songs_["train"].holds(keys)] = "train"
+        return found
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on ``X``; scoring.LeakError when a row may only train or was learned from."""
+        scoring.refuse_unscoreable(self, X)
+        return super().score(X, y, sample_weight=sample_weight)
+
     def predict_proba(self, X):
         """Genre probabilities (songs x classes_): the mean of the members' softmax outputs,
         then corrected towards the train genre shares (see ``prior_correction``)."""
         check_is_fitted(self)
-        return self._probabilities(validate_data(self, X, reset=False,
-                                                 ensure_all_finite="allow-nan", dtype=np.float32))
+        return self._probabilities(self._checked(X))
 
     def predict(self, X):
         """The most probable genre of each song."""
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
-    def save(self, path):
-        """Write the self-contained checkpoint (checkpoint.py) to ``path`` atomically."""
+    def save(self, path, provenance=None):
+        """Write the self-contained checkpoint (checkpoint.py) to ``path`` atomically, with the
+        songs the model learned from and ``provenance`` (where its table and code came from:
+        provenance.table_record, code_record) under "provenance"."""
         check_is_fitted(self)
         names = getattr(self, "feature_names_in_", None)
+        songs = None if self.learned_songs_ is None else {
+            name: torch.from_numpy(learned.as_signed())
+            for name, learned in self.learned_songs_.items()}
         write_checkpoint(path, {
             "model": self.network_.state_dict(), "model_args": self.network_.arguments(),
             "feature_names": None if names is None else [str(name) for name in names],
             **self.transform_.state(), "classes": self.classes_.tolist(),
             "class_prior": self.class_prior_, "prior_correction": self.prior_correction_,
             "config": {**self.get_params(), "hidden": list(self.hidden)},
-            "metrics": self.metrics_})
+            "metrics": self.metrics_,
+            "provenance": {**(provenance or self.provenance_), "songs": songs}})
 
     @classmethod
     def load(cls, path):
@@ -192,6 +243,12 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         classifier.class_prior_ = checkpoint["class_prior"]
         classifier.prior_correction_ = checkpoint["prior_correction"]
         classifier.metrics_ = checkpoint["metrics"]
+        # Checkpoints from before provenance was recorded know nothing of their songs.
+        record = dict(checkpoint.get("provenance") or {})
+        songs = record.pop("songs", None)
+        classifier.provenance_ = record
+        classifier.learned_songs_ = None if songs is None else {
+            name: SongSet.from_signed(keys.numpy()) for name, keys in songs.items()}
         classifier.network_ = GenreMLP(**checkpoint["model_args"])
         classifier.network_.load_state_dict(checkpoint["model"])
         classifier.network_.eval()
@@ -277,10 +334,18 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             raise SettingError("device", "is cuda but no CUDA device is available")
         return str(device)
 
+    def _checked(self, X, reset=False):
+        """``X`` as a float32 array of the fitted columns; FitError for values it cannot use."""
+        try:
+            return validate_data(self, X, reset=reset, ensure_all_finite="allow-nan",
+                                 dtype=np.float32)
+        except ValueError as err:  # infinite values, text, another number of columns
+            raise FitError(str(err).splitlines()[0]) from None
+
     def _genre_indices(self, genres):
         index = {genre: i for i, genre in enumerate(self.classes_)}
         unknown = sorted({str(genre) for genre in genres if genre not in index})
         if unknown:
-            raise ValueError("genres the model was not trained on: "
+            raise FitError("genres the model was not trained on: "
                              + songtable.summarise(unknown))
         return np.array([index[genre] for genre in genres], dtype=np.int64)

@@ -20,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import torch
 from sklearn.metrics import classification_report, confusion_matrix
 from threadpoolctl import threadpool_limits
@@ -58,6 +59,7 @@ def evaluate(classifier, table, seed=0, soft_vote=False):
                                    + songtable.summarise(unknown))
     train_x, test_x = songtable.numeric_features(train_x, names), songtable.numeric_features(
         test_x, names)
+    refuse_learned_songs(classifier, test_x)
     probabilities = classifier.predict_proba(test_x)
     predicted = classifier.classes_[probabilities.argmax(axis=1)]
     fitted = {}
@@ -74,11 +76,31 @@ def evaluate(classifier, table, seed=0, soft_vote=False):
                                                  zero_division=0, output_dict=True),
               "confusion": confusion_matrix(test_y, predicted, labels=classes)}
     if soft_vote:
-        # Both order their probability columns by the sorted train genres.
-        boosted = fitted["hist_gradient_boosting"].predict_proba(test_x)
+        boosted = aligned_probabilities(fitted["hist_gradient_boosting"], test_x, classes)
         voted = classifier.classes_[(probabilities + boosted).argmax(axis=1)]
         report["soft_vote"] = scoring.scores(test_y, voted)
     return report
+
+
+def refuse_learned_songs(classifier, test_features):
+    """scoring.LeakError when the model learned from a test song (a table split otherwise than
+    the one it trained on) or cannot tell which songs it learned from."""
+    if classifier.learned_songs_ is None:
+        raise scoring.LeakError("the checkpoint holds no record of the songs it learned from "
+                                "(an older train.py wrote it): train it again to evaluate it")
+    scoring.refuse_unscoreable(classifier, test_features)
+
+
+def aligned_probabilities(estimator, features, classes):
+    """``estimator``'s probabilities with a column per genre of ``classes``, matched by name;
+    0 for a genre it never saw."""
+    found = estimator.predict_proba(features)
+    aligned = np.zeros((len(found), len(classes)))
+    column = {genre: i for i, genre in enumerate(classes)}
+    for i, genre in enumerate(estimator.classes_):
+        if genre in column:
+            aligned[:, column[genre]] = found[:, i]
+    return aligned
 
 
 def format_comparison(report):
@@ -103,6 +125,17 @@ def format_per_genre(report):
         lines.append(f"{genre:<16}{row['precision']:>10.3f}{row['recall']:>10.3f}"
                      f"{row['f1-score']:>10.3f}{int(row['support']):>8d}")
     return "\n".join(lines)
+
+
+def trained_on(classifier, data):
+    """What to do about a refused table, naming the table the model was trained on."""
+    table = classifier.provenance_.get("table") or {}
+    if not table:
+        return ""
+    seed = table.get("split_seed")
+    return (f": it was trained on {table['path']}" + ("" if seed is None else
+                                                       f" (split seed {seed})")
+            + f"; evaluate it on that table, or train a model on {data}")
 
 
 def parse_args(argv):
@@ -139,6 +172,10 @@ def main(argv=None):
                                                      "classes") if key in report}
             with atomic_output(args.json) as temporary:
                 temporary.write_text(json.dumps(summary, indent=2) + "\n")
+    except scoring.LeakError as err:
+        print(f"error: {args.checkpoint}: {err}{trained_on(classifier, args.data)}",
+              file=sys.stderr)
+        return 2
     except (CheckpointError, songtable.TableError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -15,8 +15,12 @@ with the number of songs.
 Output. Each song gets its --top K most likely genres (after the checkpoint's prior correction,
 see transforms.correct_prior), most likely first, as columns
     track_id, genre, probability, genre_2, probability_2, ..., genre_K, probability_K
-(K = 1, the default: track_id, genre, probability). A song without a track id is named by where
-it came from (FILE:LINE of a CSV, FILE:row N of a Parquet table, FILE[N] of an .h5 file).
+(K = 1, the default: track_id, genre, probability), then learned_from: "train" or "val" for a
+song the model learned from (it trained on it, or chose its epochs on it: its prediction is
+no evidence of how the model does on new songs), empty for the others ("unknown" with a
+checkpoint from before train.py recorded its songs). A song without a track id is named by
+where it came from (FILE:LINE of a CSV, FILE:row N of a Parquet table, FILE[N] of an .h5 file)
+and known to learned_from by its feature values.
 - Without --csv the predictions are printed as a table with these columns, one line per song.
 - With --csv OUT they are written to OUT (probabilities to 4 decimals), and only a summary is
   printed: songs predicted, songs per genre, where they went. OUT appears only when every song
@@ -60,6 +64,8 @@ from classifier import GenreClassifier
 CHUNK_SONGS = 10_000  # songs read, predicted and written at a time: a summary file's part
 PROBABILITY_FORMAT = "%.4f"  # in --csv: finer than any difference a genre choice rests on
 PROGRESS_DELAY = 1.0  # seconds before the progress bar shows: none for a handful of songs
+PLACE = "place"  # where a song without a track id came from, its name in the output
+LEARNED = "learned_from"
 
 
 def segment_columns(feature_names):
@@ -103,13 +109,13 @@ def existing_table(path):
 
 
 def named(songs, name_of):
-    """``songs`` with a track_id for every song: ``name_of(index)`` for those without one."""
+    """``songs`` with a PLACE for every song without a track_id: ``name_of(index)``."""
     if "track_id" not in songs.columns:
         songs = songs.assign(track_id=pd.Series(pd.NA, index=songs.index, dtype="string"))
-    unnamed = songs.index[songs["track_id"].isna()]
-    if len(unnamed):
-        songs.loc[unnamed, "track_id"] = [name_of(index) for index in unnamed]
-    return songs
+    unnamed = songs["track_id"].isna().to_numpy()
+    places = pd.Series(pd.NA, index=songs.index, dtype="string")
+    places[unnamed] = [name_of(index) for index in songs.index[unnamed]]
+    return songs.assign(**{PLACE: places})
 
 
 def csv_chunks(path, wanted, chunk_size):
@@ -184,8 +190,8 @@ def song_file_chunks(files, segments, chunk_size, skipped, read_files):
             tqdm.write(f"skipped {part}: {reason}", file=sys.stderr)
             continue
         for number, row in enumerate(part_rows, part.start):
-            if row["track_id"] is None:
-                row["track_id"] = part.path if len(part_rows) == 1 else f"{part.path}[{number}]"
+            row[PLACE] = None if row["track_id"] is not None else (
+                part.path if len(part_rows) == 1 else f"{part.path}[{number}]")
         rows += part_rows
         if len(rows) >= chunk_size:
             yield pd.DataFrame(rows)
@@ -201,18 +207,23 @@ def genre_columns(top):
 
 
 def predict(classifier, songs, top=1):
-    """Per song of ``songs`` (a DataFrame with a track_id for each and the classifier's
-    feature columns): track_id and the ``top`` most likely genres with their probabilities,
-    columns as genre_columns names them. Raises TableError for missing feature columns."""
+    """Per song of ``songs`` (a DataFrame with the classifier's feature columns, a track_id or
+    a PLACE for each): track_id (or PLACE), the ``top`` most likely genres with their
+    probabilities, columns as genre_columns names them, and LEARNED (see the module's
+    docstring). Raises TableError for missing feature columns."""
     feature_table = songtable.numeric_features(songs, classifier.feature_names_in_)
     probabilities = (classifier.predict_proba(feature_table) if len(feature_table)
                      else np.empty((0, len(classifier.classes_))))
     # Stable: equal probabilities keep the classes' order, whatever the chunk.
     ranked = np.argsort(-probabilities, axis=1, kind="stable")
-    predictions = {"track_id": songs["track_id"].astype(str).to_numpy()}
+    track_ids = songs["track_id"].astype("object").where(songs["track_id"].notna(), None)
+    places = songs[PLACE] if PLACE in songs.columns else track_ids
+    predictions = {"track_id": track_ids.fillna(places).astype(str).to_numpy()}
     for rank, (genre, probability) in enumerate(genre_columns(top)):
         predictions[genre] = classifier.classes_[ranked[:, rank]]
         predictions[probability] = probabilities[np.arange(len(ranked)), ranked[:, rank]]
+    learned = classifier.learned_from(feature_table, track_ids.to_numpy())
+    predictions[LEARNED] = "unknown" if learned is None else learned
     return pd.DataFrame(predictions)
 
 
@@ -260,6 +271,8 @@ def format_predictions(predictions, widths, header=True):
             return f"{'track' if is_header else value:<{widths['track_id']}}"
         if name.startswith("genre"):
             return f"{value:<{widths['genre']}}"
+        if name == LEARNED:
+            return f"{value:<{len(LEARNED)}}"
         return f"{value:>{len(name)}}" if is_header else f"{value:{len(name)}.3f}"
 
     lines = ["  ".join(cell(name, name, True) for name in predictions.columns)] if header else []
@@ -307,6 +320,9 @@ def predict_inputs(args, skipped):
     """Load the checkpoint, then predict every input song to --csv or the terminal; returns the
     songs per genre."""
     classifier = GenreClassifier.load(args.checkpoint)
+    if classifier.learned_songs_ is None:
+        print(f"note: {args.checkpoint} holds no record of the songs it learned from (an older "
+              f"train.py wrote it): {LEARNED} says unknown", file=sys.stderr)
     if args.top > len(classifier.classes_):
         raise InputError(f"--top {args.top}: the model knows only "
                          f"{len(classifier.classes_)} genres")

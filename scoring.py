@@ -52,8 +52,36 @@ def scores(true, predicted):
             if (actual > 0).any() else 0.0}
 
 
+class LeakError(ValueError):
+    """Scoring rows that must not be scored: songs the model learned from, or rows that may only
+    train (weaker labels, songs' crops)."""
+
+
+def refuse_unscoreable(estimator, features):
+    """LeakError when ``features`` hold a row that may only train (their split_rows index says
+    so) or a song ``estimator`` learned from (GenreClassifier.learned_from)."""
+    identity = songtable.row_identity(features)
+    if identity is not None and identity[2].any():
+        raise LeakError(f"{identity[2].sum()} of the {len(features)} rows to score may only "
+                        "train (weaker labels or songs' crops): score the songs with the main "
+                        "label only (songtable.ArtistFolds, split_rows of val or test)")
+    learned = (estimator.learned_from(features) if hasattr(estimator, "learned_from")
+               else None)
+    if learned is not None and (learned != "").any():
+        raise LeakError(learned_message(learned))
+
+
+def learned_message(learned):
+    """What ``learned_from``'s answer for the rows to score says, in words."""
+    trained, validated = int((learned == "train").sum()), int((learned == "val").sum())
+    return (f"the model learned from {trained + validated} of the {len(learned)} songs it "
+            f"would be scored on ({trained} trained on, {validated} validated on)")
+
+
 def scorer(estimator, features, genres):
-    """``scores`` of a fitted estimator's predictions, in scikit-learn's scoring signature."""
+    """``scores`` of a fitted estimator's predictions, in scikit-learn's scoring signature;
+    LeakError for rows it must not be scored on (``refuse_unscoreable``)."""
+    refuse_unscoreable(estimator, features)
     return scores(genres, estimator.predict(features))
 
 

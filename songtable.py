@@ -6,7 +6,8 @@ Usage:
     features, genres, artists = songtable.split_rows(table, "train")
 
 A training table (preprocessed_data.csv) holds ``track_id`` and ``artist_id`` (for tracing rows
-back and grouping by artist; never features), ``genre``, ``split`` (train/val/test) and the
+back and grouping by artist; never features), ``genre`` and ``genre_source`` (its label
+source), ``split`` (train/val/test) and ``split_seed`` (preprocess --split-seed), and the
 numeric feature columns, gaps left empty (the classifier imputes them from the train rows).
 Rows that may only train (weaker labels, songs' crops) are marked in a ``train_only`` column,
 crops also in ``crop`` (extract --crops).
@@ -27,10 +28,14 @@ from dataset.features import CROP
 LABEL = "genre"
 SPLIT = "split"
 SPLITS = ("train", "val", "test")
+SPLIT_SEED = "split_seed"
 TRAIN_ONLY = "train_only"
 TRACE_COLUMNS = ("track_id", "artist_id", CROP)
 # Text that describes a label rather than the song: never a feature, even when numeric.
-LABEL_COLUMNS = (LABEL, "genre_source", "tags", SPLIT, TRAIN_ONLY)
+SOURCE = "genre_source"
+LABEL_COLUMNS = (LABEL, SOURCE, "tags", SPLIT, SPLIT_SEED, TRAIN_ONLY)
+# What the features of split_rows are indexed by: who each row is, for the rows rule.
+IDENTITY = ("artist", "track_id", TRAIN_ONLY)
 # Identifiers: *_id / *Id / id, MSD's *_7digitalid, *_playmeid, *_mbid, idx_* index fields,
 # SecondHandSongs' shs_* clique numbers, and pandas' leftover "Unnamed: 0" index.
 IDENTIFIER = re.compile(r"(^|[^a-z])(id|ids|idx|index|mbid|uuid|guid)$|(?-i:[a-z0-9]I[dD])$"
@@ -145,14 +150,16 @@ def clean(df, min_per_genre=10, include=None, exclude=None, train_only=None, spl
     df = _drop_rare_genres(df, weak, min_per_genre, notes)
     weak = weak[df.index]
     numeric = _varying_features(df, include, exclude, notes)
-    trace = df[[name for name in TRACE_COLUMNS if name in df.columns] + [LABEL]]
+    # Where each label came from stays: a model's record counts its label sources.
+    trace = df[[name for name in TRACE_COLUMNS + (LABEL, SOURCE) if name in df.columns]]
     splits = pd.Series("train", index=trace.index, name=SPLIT)
     if split:
         strong = trace[~weak]
         splits[~weak] = assign_splits(strong[LABEL].to_numpy(), artist_groups(strong),
                                       split.val_fraction, split.test_fraction, split.seed)
     marked = bool(train_only) or crops.any()
-    table = pd.concat([trace, splits] + ([weak.rename(TRAIN_ONLY)] if marked else [])
+    seed = [pd.Series(split.seed, index=trace.index, name=SPLIT_SEED)] if split else []
+    table = pd.concat([trace, splits] + seed + ([weak.rename(TRAIN_ONLY)] if marked else [])
                       + [numeric], axis=1).reset_index(drop=True)
     if marked:
         table = _drop_train_only_of_held_out_artists(table, bool(train_only), notes)
@@ -200,14 +207,57 @@ def feature_names_of(table):
 def split_rows(table, split=None):
     """(features DataFrame, genres array, artist groups) of the rows of ``split`` (None: all).
 
-    The val and test splits give only rows that may be scored (``learning_rows``): a
-    train-only row there (a table not made by preprocess) is left out.
+    The features are indexed by who each row is (``IDENTITY``: its artist group, track id and
+    whether it may only train), so that GenreClassifier.fit, ArtistFolds and scoring.scorer
+    follow the rows rule (``learning_rows``) whoever calls them. The val and test splits give
+    only rows that may be scored: a train-only row there (a table not made by preprocess) is
+    left out.
     """
     rows = table if split is None else table[table[SPLIT] == split]
     if split in ("val", "test"):
         rows = rows[~train_only_mask(rows)]
     features = numeric_features(rows, feature_names_of(table))
-    return features, rows[LABEL].to_numpy(dtype=object), artist_groups(rows)
+    artists = artist_groups(rows)
+    tracks = (rows["track_id"].astype("object") if "track_id" in rows.columns
+              else pd.Series(None, index=rows.index, dtype="object"))
+    features.index = pd.MultiIndex.from_arrays(
+        [artists, tracks.to_numpy(), train_only_mask(rows)], names=IDENTITY)
+    return features, rows[LABEL].to_numpy(dtype=object), artists
+
+
+def row_identity(features):
+    """(artist groups, track ids, may only train) of each row of features that split_rows
+    indexed by ``IDENTITY``, as arrays; None for features without that index."""
+    index = getattr(features, "index", None)
+    if not isinstance(index, pd.MultiIndex) or tuple(index.names) != IDENTITY:
+        return None
+    return tuple(index.get_level_values(name).to_numpy() for name in IDENTITY[:2]) + (
+        index.get_level_values(TRAIN_ONLY).to_numpy(dtype=bool),)
+
+
+class ArtistFolds:
+    """scikit-learn's cross-validation splitter for the project's folds (``fold_rows``):
+    stratified by genre, grouped by artist, only rows that may be scored in a test fold.
+
+    Who each row is comes from the features' index (split_rows); features without it are
+    grouped by ``groups`` (each row its own without them), every row scoreable.
+    """
+
+    def __init__(self, n_splits=5, seed=0):
+        self.n_splits, self.seed = n_splits, seed
+
+    def split(self, X, y, groups=None):
+        identity = row_identity(X)
+        if identity is not None:
+            groups, _, train_only = identity
+        else:
+            groups = np.arange(len(y)) if groups is None else np.asarray(groups)
+            train_only = np.zeros(len(y), dtype=bool)
+        yield from fold_rows(np.asarray(y, dtype=object), np.asarray(groups, dtype=object),
+                             train_only, self.n_splits, self.seed)
+
+    def get_n_splits(self, X=None, y=None, groups=None):
+        return self.n_splits
 
 
 def artist_groups(table):
@@ -390,10 +440,10 @@ def _train_only_mask(df, patterns):
     """Whether each row's label comes from a source matching ``patterns`` (genre_source)."""
     if not patterns:
         return pd.Series(False, index=df.index)
-    if "genre_source" not in df.columns:
+    if SOURCE not in df.columns:
         raise TableError("train-only sources need a genre_source column (extract --labels "
                          "writes it)")
-    sources = df["genre_source"].astype("string").fillna("")
+    sources = df[SOURCE].astype("string").fillna("")
     return sources.map(lambda source: any(fnmatch.fnmatchcase(source, pattern)
                                           for pattern in patterns)).astype(bool)
 

@@ -6,8 +6,12 @@ Usage:
 
 Fits classifier.GenreClassifier on the table's train rows, stopping early on its val rows
 (without any, on a --val-fraction of the train artists), and writes runs/NAME/model.pt
-(self-contained: see checkpoint.py), history.csv (one row per epoch with its wall-clock seconds) and
-learning_curve.png. Every option but --data, --out, --config and --threads is a GenreClassifier
+(self-contained: see checkpoint.py; it records which songs it trained and validated on, the
+table it came from and the code, so that evaluate.py refuses to score it on them),
+history.csv (one row per epoch with its wall-clock seconds) and learning_curve.png. The run
+folder lands as one set: the files are written to a new folder that then takes the place of an
+earlier run's (whose evaluation files go with it); a folder holding other files is refused.
+Every option but --data, --out, --config and --threads is a GenreClassifier
 parameter of the same name and default. --config reads a JSON object of them (e.g. tune.py's
 best.json); options given on the command line override it. Ctrl-C stops training and writes
 nothing (exit 130).
@@ -25,10 +29,15 @@ import torch
 
 import options
 import plots
+import provenance
 import songtable
-from classifier import GenreClassifier, SettingError
-from dataset.outputs import OutputError, atomic_output
+from classifier import FitError, GenreClassifier, SettingError
+from dataset.outputs import OutputError, atomic_folder, atomic_output
 from training import HISTORY_COLUMNS, TrainingError
+
+RUN_FILES = ("model.pt", "history.csv", "learning_curve.png")
+# What evaluate.py writes into a run folder: it describes the run's model, and goes with it.
+EVALUATION_FILES = ("metrics.json", "confusion_matrix.png")
 
 
 def parse_args(argv):
@@ -53,19 +62,33 @@ def write_history(path, history):
         writer.writerows(history)
 
 
-def fit_and_write(classifier, table, out):
+def refuse_foreign_folder(out):
+    """OutputError when ``out`` is not a folder train.py may replace: a file, or a folder with
+    files that no run wrote."""
+    if not out.exists():
+        return
+    if not out.is_dir():
+        raise OutputError(f"{out}: not a folder: give --out a run folder's name")
+    foreign = sorted(path.name for path in out.iterdir()
+                     if path.name not in RUN_FILES + EVALUATION_FILES)
+    if foreign:
+        raise OutputError(f"{out}: holds files no run wrote ({songtable.summarise(foreign)}), "
+                          "which a new run would replace: choose another --out or move them")
+
+
+def fit_and_write(classifier, table, data, out):
     """Fit on the table's train rows (early stopping on its val rows), then write the run."""
-    features, genres, artists = songtable.split_rows(table, "train")
+    features, genres, _ = songtable.split_rows(table, "train")
     val_features, val_genres, _ = songtable.split_rows(table, "val")
     eval_set = (val_features, val_genres) if len(val_genres) else None
-    train_rows = table[table[songtable.SPLIT] == "train"]
     with interrupts.stop_on_interrupt():
-        classifier.fit(features, genres, groups=artists, eval_set=eval_set,
-                       train_only=songtable.train_only_mask(train_rows))
-    classifier.save(out / "model.pt")
-    write_history(out / "history.csv", classifier.history_)
-    plots.learning_curve(out / "learning_curve.png", classifier.history_,
-                         classifier.metrics_["best_epochs"])
+        classifier.fit(features, genres, eval_set=eval_set)
+    record = {"table": provenance.table_record(data, table), "code": provenance.code_record()}
+    with atomic_folder(out) as run:
+        classifier.save(run / "model.pt", record)
+        write_history(run / "history.csv", classifier.history_)
+        plots.learning_curve(run / "learning_curve.png", classifier.history_,
+                             classifier.metrics_["best_epochs"])
 
 
 def summary(classifier, crops):
@@ -85,9 +108,10 @@ def main(argv=None):
     classifier = GenreClassifier(**parameters, verbose=True)
     out = Path(args.out)
     try:
+        refuse_foreign_folder(out)
         table = songtable.read_table(args.data)
-        fit_and_write(classifier, table, out)
-    except (songtable.TableError, TrainingError, SettingError, OutputError, ValueError) as err:
+        fit_and_write(classifier, table, args.data, out)
+    except (songtable.TableError, TrainingError, SettingError, FitError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -6,6 +6,8 @@ Usage:
 """
 import contextlib
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 
@@ -32,3 +34,36 @@ def atomic_output(path):
         # Not only FileNotFoundError: under a file, unlink raises NotADirectoryError.
         with contextlib.suppress(OSError):
             temporary.unlink()
+
+
+@contextlib.contextmanager
+def atomic_folder(path):
+    """Yield a new, empty folder beside ``path``; when the block succeeds it takes the place of
+    ``path`` as a whole (replace_folder), so readers see the earlier folder or the new one,
+    never a mix. An OSError becomes OutputError naming ``path``; on any failure the new folder
+    is removed and ``path`` is left as it was."""
+    path = Path(path)
+    staging = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".partial",
+                                        dir=path.parent))
+        yield staging
+        replace_folder(staging, path)
+    except OSError as err:
+        raise OutputError(f"{path}: cannot write it ({err.strerror}: {err.filename})") from None
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def replace_folder(new, target):
+    """Put the folder ``new`` in the place of ``target`` (which may not exist)."""
+    target = Path(target)
+    if not target.exists():
+        os.replace(new, target)
+        return
+    aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".old", dir=target.parent))
+    os.replace(target, aside / target.name)
+    os.replace(new, target)
+    shutil.rmtree(aside, ignore_errors=True)

@@ -144,7 +144,8 @@ def test_csv_top_3_of_real_song_files(checkpoint_path, shared_data, tmp_path, ca
     assert code == 0
     predictions = pd.read_csv(out)
     assert list(predictions.columns) == ["track_id", "genre", "probability", "genre_2",
-                                         "probability_2", "genre_3", "probability_3"]
+                                         "probability_2", "genre_3", "probability_3",
+                                         "learned_from"]
     assert sorted(predictions["track_id"]) == UNTOUCHED
     assert_top_genres(predictions, 3)
     # The terminal gets a summary, not the table.
@@ -158,7 +159,8 @@ def test_printed_table_shows_the_same_top_genres_as_the_csv(checkpoint_path, tmp
     run_to_csv(capsys, checkpoint_path, songcsv, "--csv", tmp_path / "out.csv", "--top", 2)
     _, printed, _ = run_to_csv(capsys, checkpoint_path, songcsv, "--top", 2)
     header, *lines = printed.strip().splitlines()
-    assert header.split() == ["track", "genre", "probability", "genre_2", "probability_2"]
+    assert header.split() == ["track", "genre", "probability", "genre_2", "probability_2",
+                              "learned_from"]
     table = pd.DataFrame([line.split() for line in lines], columns=header.split())
     written = pd.read_csv(tmp_path / "out.csv")
     assert (table["track"] == written["track_id"]).all()

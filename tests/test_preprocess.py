@@ -117,7 +117,8 @@ def test_cli_writes_table_and_prints_counts_and_features(tmp_path, capsys):
     assert "danceability" in printed and "Pop_Rock" in printed and "train" in printed
     assert "features (6): duration, tempo, timbre_mean_0…3" in printed
     written = pd.read_csv(output)
-    assert list(written.columns[:4]) == ["track_id", "artist_id", "genre", "split"]
+    assert list(written.columns[:6]) == ["track_id", "artist_id", "genre", "genre_source",
+                                         "split", "split_seed"]
     assert len(written) == 300
     assert list(output.parent.iterdir()) == [output]  # no temporary left behind
 

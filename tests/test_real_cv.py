@@ -27,7 +27,8 @@ def few_songs(shared_data, tmp_path):
 
 @pytest.fixture
 def scored_rows(monkeypatch):
-    """[(table, [test rows' index per scored fold])] of each scoring.cross_validated call."""
+    """[(table, [test rows' (track id, may only train) per scored fold])] of each
+    scoring.cross_validated call."""
     calls = []
     cross_validated, scorer = scoring.cross_validated, scoring.scorer
 
@@ -36,7 +37,8 @@ def scored_rows(monkeypatch):
         return cross_validated(estimator, table, *args, **kwargs)
 
     def recording_scorer(estimator, features, genres):
-        calls[-1][1].append(set(features.index))
+        identity = songtable.row_identity(features)
+        calls[-1][1].append(set(zip(identity[1], identity[2])))
         return scorer(estimator, features, genres)
 
     monkeypatch.setattr(scoring, "cross_validated", recording_cross_validated)
@@ -57,11 +59,12 @@ def test_every_method_scores_the_same_songs_never_a_crop_or_training_only_row(
                          "--catboost-iterations", "5", "--workdir", str(tmp_path / "work"),
                          "--out", str(out)]) == 0
     table = scored_rows[0][0]
-    may_not_score = set(table.index[songtable.crop_mask(table) | songtable.train_only_mask(table)])
-    assert may_not_score, "the subset should hold crops and training-only rows"
+    may_not_score = songtable.crop_mask(table) | songtable.train_only_mask(table)
+    assert may_not_score.any(), "the subset should hold crops and training-only rows"
     folds = scored_rows[0][1]
     assert len(folds) == 2 and not folds[0] & folds[1]
-    assert folds[0] | folds[1] == set(table.index) - may_not_score
+    assert folds[0] | folds[1] == {(track, False)
+                                   for track in table.loc[~may_not_score, "track_id"]}
     default_methods = [method for name, method in real_cv.METHODS.items()
                        if name not in real_cv.EXPLORATORY]
     installed = [method for method in default_methods
