@@ -21,8 +21,9 @@ def test_runs_every_stage_and_predicts_a_genre_for_every_song(shared_data, tmp_p
     for stage in bench_million.STAGES:
         assert re.search(rf"^{stage}: [\d.]+ s \([\d.]+ s CPU\), [\d,]+ MiB peak \| \S", printed,
                          re.MULTILINE)
+        # 20,000 songs are 2 % of the million the targets are set for: every one is met.
         assert re.search(rf"^\| {stage} \| [\d.]+ s \| [\d.]+ s \| [\d,]+ MiB \| "
-                         r"<= \d+ s, < 4 GiB \| (met|NOT met) \|$", printed, re.MULTILINE)
+                         r"<= \d+ s, < 4 GiB \| met \|$", printed, re.MULTILINE)
     assert f"genres.csv: {SONGS:,} rows, {SONGS:,} distinct track_ids, for {SONGS:,} songs" \
         in printed
     assert re.search(r"test split \(metrics.json\): accuracy 0\.\d{3}, macro-F1 0\.\d{3}", printed)
@@ -50,6 +51,14 @@ def test_a_failing_stage_prints_its_error_and_stops(shared_data, tmp_path, capsy
     captured = capsys.readouterr()
     assert "error: train failed" in captured.err.splitlines()[-1]
     assert "evaluate" not in captured.out and "| stage |" not in captured.out
+
+
+def test_the_report_says_which_targets_a_stage_missed():
+    within = {"seconds": 59.0, "cpu_seconds": 50.0, "peak_mib": 4000.0}
+    results = {"extract": within, "preprocess": {**within, "seconds": 61.0},
+               "train": {**within, "peak_mib": 4096.0}}
+    verdicts = [line.split("|")[-2].strip() for line in bench_million.stage_table(results)[2:]]
+    assert verdicts == ["met", "NOT met", "NOT met"]
 
 
 def test_bad_options_are_one_line(capsys):
