@@ -11,8 +11,9 @@ aggregate or summary files). A summary file met in a folder is passed over with 
 are those of the per-track files beside it (name it to read it). Rows are streamed to OUT.partial
 and renamed to OUT when the run is complete; Ctrl-C stops the run (exit 130) and keeps what was
 written for --resume. Files that cannot be read are skipped, named on stderr and listed in OUT's
-sibling *_failures.csv. --mismatches leaves out the tracks on the dataset's list of song-track
-mismatches, whose audio analysis belongs to another recording than their metadata.
+sibling *_failures.csv; an error in this program's own code stops the run with its traceback.
+--mismatches leaves out the tracks on the dataset's list of song-track mismatches, whose audio
+analysis belongs to another recording than their metadata.
 
 --format parquet writes OUT as a folder of part-NNNNN.parquet files instead: the same columns,
 missing values as nulls, one schema for every part. --engine dask reads the files on a Dask
@@ -229,10 +230,19 @@ def _read_on_cluster(client, parts, reading):
         try:
             results = future.result()
         except Exception as err:  # noqa: BLE001 - whatever the cluster raised, said in one line
+            if _raised_by_our_task(future, err):
+                raise  # a damaged file is a reason in the results: this is a bug, traceback kept
             raise ClusterError(f"the batch of {len(batch)} files from {batch[0]} failed on the "
                                f"cluster: {describe(err)}") from None
         for part, (_, rows, reason) in zip(batch, results, strict=True):
             yield part, rows, reason
+
+
+def _raised_by_our_task(future, err):
+    """Whether a batch's ``future`` failed with ``err`` because our task raised it on a worker,
+    rather than because of the cluster (a worker lost, the scheduler gone, a cancelled task)."""
+    return (future.status == "error"
+            and not isinstance(err, importlib.import_module("distributed").KilledWorker))
 
 
 def _cluster_threads(client):

@@ -267,11 +267,22 @@ def file_features(h5, segments=True, start=0, stop=None, crops=NO_CROPS):
 
 # The song table each identity and song-level column is read from, in columns() order.
 _GROUP_OF = {name: layout.GROUP_OF_FIELD[name] for name in IDENTITY_COLUMNS + SONG_LEVEL_COLUMNS}
+# The fields read from each song table: those columns, and where each song's part of the
+# analysis arrays (those the segment families read) starts.
+_TABLE_FIELDS = {group: [name for name, of in _GROUP_OF.items() if of == group]
+                 for group in layout.GROUPS}
+_TABLE_FIELDS["analysis"] += sorted({layout.idx_column(name)
+                                     for name, group in layout.ARRAYS.items()
+                                     if group == "analysis"})
 
 
 def _song_tables(h5, start, stop):
-    tables = {group: hdf5_getters.read_rows(hdf5_getters.open_dataset(h5, f"{group}/songs"),
-                                            start, stop) for group in layout.GROUPS}
+    """Rows ``start`` to ``stop`` - 1 of each song table, checked to hold what is computed on
+    (hdf5_getters.SongFileError otherwise), so that an error while computing is a bug."""
+    tables = {group: hdf5_getters.check_table(
+                  group, hdf5_getters.read_rows(hdf5_getters.open_dataset(h5, f"{group}/songs"),
+                                                start, stop), _TABLE_FIELDS[group])
+              for group in layout.GROUPS}
     rows = {group: len(table) for group, table in tables.items()}
     if len(set(rows.values())) > 1:
         raise hdf5_getters.SongFileError(
@@ -319,6 +330,11 @@ def segment_features(song):
     return dict(zip(SEGMENT_COLUMNS, values.tolist()))
 
 
+def _event_of(name):
+    """The event whose arrays ``name`` is one of: segments_timbre -> "segments"."""
+    return name.split("_")[0]
+
+
 class _Song:
     """One song's arrays, each read once, when a family first asks for it, and their means."""
 
@@ -328,6 +344,7 @@ class _Song:
         self.row = row
         self.duration = duration
         self._arrays = {}
+        self._rows_of_event = {}  # "segments", "beats", ... -> the rows of its arrays read
 
     def _open(self, name):
         group = layout.ARRAYS[name]
@@ -337,19 +354,29 @@ class _Song:
         return dataset, int(idx[self.row]), stop
 
     def array(self, name):
-        """This song's part of array ``name``."""
+        """This song's part of array ``name``, checked to have the layout's shape and type and,
+        unless empty (missing), as many rows as the other arrays of its event read before
+        (hdf5_getters.SongFileError otherwise)."""
         if name not in self._arrays:
-            self._arrays[name] = hdf5_getters.read_rows(*self._open(name))
+            values = hdf5_getters.check_array(name, hdf5_getters.read_rows(*self._open(name)))
+            if len(values):
+                event = _event_of(name)
+                rows = self._rows_of_event.setdefault(event, len(values))
+                if len(values) != rows:
+                    raise hdf5_getters.SongFileError(
+                        f"/{layout.ARRAYS[name]}/{name} has {len(values)} rows for song "
+                        f"{self.row} where the other {event} arrays have {rows}")
+            self._arrays[name] = values
         return self._arrays[name]
 
     def length(self, name):
         """The length of this song's part of array ``name``, without reading it."""
         if name in self._arrays:
             return len(self._arrays[name])
-        if name.startswith("segments_") and "segments_timbre" in self._arrays:
-            return self.segments  # every segments_* array has a row per segment
+        if _event_of(name) in self._rows_of_event:
+            return self._rows_of_event[_event_of(name)]  # an event's arrays have a row each
         dataset, start, stop = self._open(name)
-        return (dataset.shape[0] if stop is None else stop) - start
+        return (hdf5_getters.array_rows(dataset) if stop is None else stop) - start
 
     @property
     def timbre(self):
@@ -390,9 +417,12 @@ class _Window(_Song):
 
     def array(self, name):
         if name not in self._arrays:
-            times = self.song.array(name.split("_")[0] + "_start")
-            inside = (times >= self.start) & (times < self.stop)
-            self._arrays[name] = self.song.array(name)[inside]
+            times = self.song.array(_event_of(name) + "_start")
+            values = self.song.array(name)
+            if len(values) == len(times):
+                self._arrays[name] = values[(times >= self.start) & (times < self.stop)]
+            else:  # one of them missing (Song.array checked the rest): none is placed in it
+                self._arrays[name] = values[:0]
         return self._arrays[name]
 
     def length(self, name):

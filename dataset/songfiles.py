@@ -16,7 +16,7 @@ from pathlib import Path
 
 from dataset import features, hdf5_getters, interrupts
 # InputError is imported from here by predict.py too.
-from dataset.errors import InputError, describe
+from dataset.errors import InputError
 
 # A single-track file's name; any other .h5 met in a folder is checked for being a summary file.
 TRACK_FILE_NAME = re.compile(r"TR[A-Z0-9]{16}\.h5", re.IGNORECASE)
@@ -95,32 +95,31 @@ def _count_songs(path):
     try:
         with hdf5_getters.open_h5_file_read(path) as h5:
             return hdf5_getters.get_num_songs(h5)
-    except Exception:  # noqa: BLE001 - read whole, reading it says what is wrong with it
+    except hdf5_getters.SongFileError:  # read whole, reading it says what is wrong with it
         return 1
 
 
 def read_song_file(path, segments=True, song_arrays=(), start=0, stop=None,
                    crops=features.NO_CROPS):
     """One feature dict per song ``start`` to ``stop`` - 1 (every song by default) of the file at
-    ``path``, with its ``crops`` (features.Crops) under features.CROPS; raises SongFileError
-    for a bad file.
+    ``path``, with its ``crops`` (features.Crops) under features.CROPS.
+
+    Raises hdf5_getters.SongFileError (a one-line reason) for a damaged or incomplete file:
+    hdf5_getters turns what HDF5 raises into it and checks the shape and type of what is read.
+    Any other exception, one raised while computing on what was read fine, is a bug and
+    propagates as it is.
 
     Each dict also holds the song's part of each array named in ``song_arrays`` (as a list, empty
     when the file has no such array, as a summary file), for label sources that need them.
     """
-    try:
-        with hdf5_getters.open_h5_file_read(path) as h5:
-            rows = list(features.file_features(h5, segments, start, stop, crops))
-            if song_arrays:
-                for name, parts in hdf5_getters.song_array_parts(h5, song_arrays, start,
-                                                                 stop).items():
-                    for row, part in zip(rows, parts, strict=True):
-                        row[name] = part
-            return rows
-    except hdf5_getters.SongFileError:
-        raise
-    except Exception as err:  # noqa: BLE001 - any failure inside a damaged file is that file's
-        raise hdf5_getters.SongFileError(describe(err)) from None
+    with hdf5_getters.open_h5_file_read(path) as h5:
+        rows = list(features.file_features(h5, segments, start, stop, crops))
+        if song_arrays:
+            for name, parts in hdf5_getters.song_array_parts(h5, song_arrays, start,
+                                                             stop).items():
+                for row, part in zip(rows, parts, strict=True):
+                    row[name] = part
+        return rows
 
 
 def read_mismatches(path):
