@@ -14,6 +14,7 @@ of the train rows), ``prior_correction`` (the share used at prediction), ``confi
 (``get_params()``) and ``metrics``. Checkpoints written before the members were one batched
 network (``model`` a list of one state dict per network) are converted as they are read.
 """
+import io
 from pathlib import Path
 
 import torch
@@ -31,9 +32,14 @@ class CheckpointError(Exception):
 
 
 def write_checkpoint(path, checkpoint):
-    """Write ``checkpoint`` to ``path`` atomically: a reader never sees half a file."""
+    """Write ``checkpoint`` to ``path`` atomically: a reader never sees half a file. Raises
+    OutputError naming ``path`` when it cannot be written (a full disk, a read-only folder)."""
+    # Serialised in memory, then written as bytes: torch.save reports a failed write (a full
+    # disk) as a RuntimeError, a plain write as the OSError that atomic_output says in one line.
+    serialised = io.BytesIO()
+    torch.save(checkpoint, serialised)
     with atomic_output(path) as temporary:
-        torch.save(checkpoint, temporary)
+        temporary.write_bytes(serialised.getbuffer())
 
 
 def read_checkpoint(path):
