@@ -129,6 +129,9 @@ def csv_chunks(path, wanted, chunk_size):
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             ValueError) as err:
         raise songtable.TableError(f"{path}: not a readable CSV ({first_line(err)})") from None
+    except OSError as err:  # a permission, a disk error
+        raise songtable.TableError(f"{path}: cannot read it "
+                                 f"({err.strerror or first_line(err)})") from None
 
 
 def open_parquet(path):

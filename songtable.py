@@ -59,6 +59,9 @@ def read_csv(path):
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             ValueError) as err:
         raise TableError(f"{path}: not a readable CSV ({first_line(err)})") from None
+    except OSError as err:  # a permission, a disk error
+        raise TableError(f"{path}: cannot read it "
+                                 f"({err.strerror or first_line(err)})") from None
 
 
 def read_table(path):

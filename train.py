@@ -83,6 +83,7 @@ def fit_and_write(classifier, table, data, out):
     eval_set = (val_features, val_genres) if len(val_genres) else None
     with interrupts.stop_on_interrupt():
         classifier.fit(features, genres, eval_set=eval_set)
+        interrupts.check()  # a press during fit's last validation still stops the run
     record = {"table": provenance.table_record(data, table), "code": provenance.code_record()}
     with atomic_folder(out) as run:
         classifier.save(run / "model.pt", record)

@@ -140,3 +140,26 @@ def test_the_curve_marks_the_epoch_the_checkpoint_keeps(table_path, tmp_path):
         marked = sorted({line.get_xdata()[0] for line in axes.get_lines()
                          if line.get_linestyle() == ":"})
         assert marked == sorted(set(kept))
+
+
+def test_a_new_run_replaces_the_earlier_one_as_a_whole(table_path, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert train.main(["--data", str(table_path), "--out", str(out), "--seed", "1"] + FAST) == 0
+    (out / "metrics.json").write_text("{}")  # the earlier model's evaluation
+    first = (out / "model.pt").read_bytes()
+    assert train.main(["--data", str(table_path), "--out", str(out), "--seed", "2"] + FAST) == 0
+    # The new model with its own history and curve, the old one's evaluation gone with it.
+    assert {path.name for path in out.iterdir()} == set(train.RUN_FILES)
+    assert (out / "model.pt").read_bytes() != first
+    assert GenreClassifier.load(out / "model.pt").seed == 2
+    assert not [path for path in tmp_path.iterdir() if path.name.startswith(".")]
+
+
+def test_a_folder_of_other_files_is_not_replaced(table_path, tmp_path, capsys):
+    out = tmp_path / "notes"
+    out.mkdir()
+    (out / "thesis.tex").write_text("mine")
+    assert train.main(["--data", str(table_path), "--out", str(out)] + FAST) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "thesis.tex" in err and "another --out" in err
+    assert [path.name for path in out.iterdir()] == ["thesis.tex"]
