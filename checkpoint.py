@@ -11,7 +11,10 @@ with ``torch.load(weights_only=True)``: ``model`` (the GenreMLP state dict, ever
 missing-value flag input), ``quantiles`` (each feature's training quantiles, or None), ``mean``
 and ``std`` (of the inputs on the train rows), ``classes``, ``class_prior`` (each genre's share
 of the train rows), ``prior_correction`` (the share used at prediction), ``config``
-(``get_params()``) and ``metrics``. Checkpoints written before the members were one batched
+(``get_params()``), ``metrics`` and ``provenance`` (what it learned from: ``songs``, the keys of
+the songs it trained and validated on, as provenance.SongSet's signed keys; ``table`` and
+``code`` as provenance.table_record and code_record describe them; absent from checkpoints
+written before it was recorded). Checkpoints written before the members were one batched
 network (``model`` a list of one state dict per network) are converted as they are read.
 """
 import io

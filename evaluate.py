@@ -9,7 +9,9 @@ same train split (without songs' crops, which lower their scores) and features (
 logistic regression, HistGradientBoosting, both class-balanced), the MLP's per-genre
 precision/recall/F1, and draws its confusion matrix. An ensemble checkpoint (train.py
 --ensemble) is scored like any other. --soft-vote adds the mean of the MLP's and
-HistGradientBoosting's genre probabilities as one more method.
+HistGradientBoosting's genre probabilities as one more method. A table whose test songs the
+model learned from (split with another seed, or another table of the same songs) is refused in
+one line, as is a checkpoint that holds no record of its songs.
 """
 from dataset import interrupts  # first: Ctrl-C during the slow imports below exits cleanly
 
