@@ -1,15 +1,19 @@
-"""Benchmark: the whole pipeline, as a user runs it, on a summary file of a million songs.
+"""Benchmark: the whole pipeline, as a user runs it, on a million songs, by either route of
+docs/scaling.md: a summary file (song-level fields) or a per-track table (every feature family).
 
 Usage:
-    python -m bench.bench_million [--songs 1000000] [--workdir data/bench_million]
+    python -m bench.bench_million [--route summary] [--songs 1000000] [--workdir data/bench_million]
         [--stages extract preprocess train evaluate predict] [--train-options "--epochs 2"]
         [--out docs/bench_million.md]
+    python -m bench.bench_million --route per-track [--songs 1000000]
+        [--workdir data/bench_million_tracks] [--stages preprocess train evaluate predict | none]
 
-Builds in WORKDIR (once: a later run reuses files built for the same --songs) the summary file of
-bench_summary.py, msd_summary_file.h5 (the subset's 10,000 real rows tiled to SONGS rows with new
-track and song ids, artists kept), and msd_tagtraum_cd1.cls, which gives every copy of a subset song
-that tagtraum CD1 labels that song's CD1 genre (139,000 labelled copies in a million rows). Then
-runs each stage as its own command with default options, only paths given:
+The summary route (the default) builds in WORKDIR (once: a later run reuses files built for the
+same --songs) the summary file of bench_summary.py, msd_summary_file.h5 (the subset's 10,000 real
+rows tiled to SONGS rows with new track and song ids, artists kept), and msd_tagtraum_cd1.cls,
+which gives every copy of a subset song that tagtraum CD1 labels that song's CD1 genre (139,000
+labelled copies in a million rows). Then runs each stage as its own command with default options,
+only paths given:
 
     python -m dataset.extract msd_summary_file.h5 --no-segments --labels msd_tagtraum_cd1.cls
     python preprocess.py, python train.py, python evaluate.py --json run/metrics.json
@@ -22,14 +26,35 @@ a forked worker shares with its parent count twice), then a report against the t
 23: the table of stages, genres.csv's rows against the songs, the test scores of metrics.json, the
 date and the machine. --out also writes the report as Markdown for docs/scaling.md. A stage that
 fails stops the run: its stderr's last lines are printed (its full output is in WORKDIR/logs).
+
+The per-track route builds in WORKDIR (once, as above) real_songs.parquet, the shared real song
+files extracted as a user would,
+
+    python -m dataset.extract ../shared/data/MillionSongSubset/data --labels CD1,LASTFM_SUBSET
+        --mismatches sid_mismatches.txt --crops 4 --format parquet --out real_songs.parquet
+
+(1,058 songs, 5,274 rows with their crops, 212 columns), and from it SongCSV.parquet, a folder of
+Parquet parts as extract writes them holding SONGS songs and their crops: the real rows tiled
+with new ids, artists spread over 70 times as many artist ids, each copy's features scaled by its
+own factor near 1 (bench/million_tracks.py says how). A million songs are about 5,000,000 rows
+and 9 GB: the build checks the free disk first. Then it runs, with default options:
+
+    python preprocess.py --input SongCSV.parquet --output preprocessed_data.parquet
+    python train.py, python evaluate.py --json run/metrics.json (on preprocessed_data.parquet)
+    python predict.py --checkpoint run/model.pt SongCSV.parquet --csv genres.csv
+
+measured and reported as above, against this route's targets (issue 30), and genres.csv must
+hold one row per song, not per crop. --stages none builds the table only.
 """
 import argparse
+import dataclasses
 import datetime
 import importlib.metadata
 import os
 import platform
 import resource
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -42,11 +67,24 @@ from bench import SHARED_DATA, cpu_name
 from bench.bench_summary import BLOCK, SUBSET_SUMMARY, bench_id, build_summary_file, has_rows
 from dataset.labels import ClsLabels
 
+try:
+    from bench import million_tracks
+except ImportError:  # pyarrow, an optional extra that only the per-track route needs
+    million_tracks = None
+
 REPO = Path(__file__).resolve().parents[1]
 CD1 = SHARED_DATA / "tagtraum" / "msd_tagtraum_cd1.cls"
+SONG_FILES = SHARED_DATA / "MillionSongSubset" / "data"
+LASTFM_SUBSET = SHARED_DATA / "lastfm_subset"
+MISMATCHES = SHARED_DATA / "sid_mismatches.txt"
+CROPS = 4
 STAGES = ("extract", "preprocess", "train", "evaluate", "predict")
+# The summary route's targets (issue 23)
 TARGET_SECONDS = {"extract": 60, "preprocess": 60, "train": 600, "evaluate": 120, "predict": 120}
 TARGET_MIB = 4096  # every stage under 4 GiB
+# The per-track route's (issue 30): extract is not among its stages, its input is built
+TRACK_TARGET_SECONDS = {"preprocess": 300, "train": 1200, "evaluate": 300, "predict": 300}
+TRACK_TARGET_MIB = 8192
 SAMPLE_SECONDS = 0.1
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 ERROR_LINES = 20  # of a failed stage's stderr
@@ -67,13 +105,30 @@ class Paths:
         self.logs = self.work / "logs"
 
 
-def stage_commands(paths, train_options=()):
-    """{stage: argv}: each stage as a user types it, with default options and only paths given
-    (and ``train_options`` appended to train.py's)."""
+class TrackPaths:
+    """The files of the per-track route's work folder."""
+
+    def __init__(self, workdir):
+        self.work = Path(workdir).resolve()
+        self.real_songs = self.work / "real_songs.parquet"
+        self.songs = self.work / "SongCSV.parquet"
+        self.table = self.work / "preprocessed_data.parquet"
+        self.checkpoint = self.work / "run" / "model.pt"
+        self.metrics = self.work / "run" / "metrics.json"
+        self.genres = self.work / "genres.csv"
+        self.logs = self.work / "logs"
+
+
+class BuildError(Exception):
+    """A work folder's input could not be built: the message says why, in one line."""
+
+
+def learning_commands(paths, predicted, train_options):
+    """{stage: argv} of preprocess, train, evaluate and predict (of the songs in ``predicted``)
+    as a user types them, with default options and only paths given (and ``train_options``
+    appended to train.py's)."""
     python = sys.executable
     return {
-        "extract": [python, "-m", "dataset.extract", str(paths.summary), "--no-segments",
-                    "--labels", str(paths.labels), "--out", str(paths.songs)],
         "preprocess": [python, "preprocess.py", "--input", str(paths.songs),
                        "--output", str(paths.table)],
         "train": [python, "train.py", "--data", str(paths.table),
@@ -81,8 +136,30 @@ def stage_commands(paths, train_options=()):
         "evaluate": [python, "evaluate.py", "--checkpoint", str(paths.checkpoint),
                      "--data", str(paths.table), "--json", str(paths.metrics)],
         "predict": [python, "predict.py", "--checkpoint", str(paths.checkpoint),
-                    str(paths.summary), "--csv", str(paths.genres)],
+                    str(predicted), "--csv", str(paths.genres)],
     }
+
+
+def stage_commands(paths, train_options=()):
+    """{stage: argv} of the summary route: extract of the summary file, then the learning half,
+    predicting the summary file's songs."""
+    extract = [sys.executable, "-m", "dataset.extract", str(paths.summary), "--no-segments",
+               "--labels", str(paths.labels), "--out", str(paths.songs)]
+    return {"extract": extract, **learning_commands(paths, paths.summary, train_options)}
+
+
+def track_stage_commands(paths, train_options=()):
+    """{stage: argv} of the per-track route: the learning half on the built SongCSV.parquet,
+    predicting its songs."""
+    return learning_commands(paths, paths.songs, train_options)
+
+
+def real_extract_command(song_files, out):
+    """Extract of the real ``song_files`` as a user runs it: labelled by tagtraum CD1, else by the
+    Last.fm tags, mismatched tracks left out, with crops, to Parquet parts in ``out``."""
+    return [sys.executable, "-m", "dataset.extract", str(song_files),
+            "--labels", f"{CD1},{LASTFM_SUBSET}", "--mismatches", str(MISMATCHES),
+            "--crops", str(CROPS), "--format", "parquet", "--quiet", "--out", str(out)]
 
 
 def label_header(songs):
@@ -111,17 +188,26 @@ def has_label_header(path, songs):
         return False
 
 
+def disk_bytes(path):
+    """Size of file ``path``, or of the files in folder ``path``."""
+    if path.is_dir():
+        return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
+    return path.stat().st_size
+
+
 def build_once(path, is_built, build):
-    """Build ``path`` by ``build(temporary path)`` unless ``is_built(path)``; a build cut short
-    leaves only PATH.partial behind."""
+    """Build ``path`` (a file or a folder) by ``build(temporary path)`` unless
+    ``is_built(path)``; a build cut short leaves only PATH.partial behind."""
     if is_built(path):
         print(f"reusing {path}")
         return
+    if path.is_dir():  # a rename cannot replace a folder, and the new one may need its disk
+        shutil.rmtree(path)
     started = time.perf_counter()
     partial = path.with_name(path.name + ".partial")
     build(partial)
     partial.replace(path)
-    print(f"built {path}: {path.stat().st_size / 2**20:,.1f} MiB in "
+    print(f"built {path}: {disk_bytes(path) / 2**20:,.1f} MiB in "
           f"{time.perf_counter() - started:.1f} s", flush=True)
 
 
@@ -132,6 +218,78 @@ def build_inputs(paths, songs):
                lambda path: build_summary_file(path, songs))
     build_once(paths.labels, lambda path: has_label_header(path, songs),
                lambda path: write_labels(path, songs))
+
+
+def extract_real_songs(out, song_files):
+    """Write ``out`` by real_extract_command; BuildError when extract fails (its own lines
+    printed)."""
+    command = real_extract_command(song_files, out)
+    print(f"$ {shlex.join(command)}", flush=True)
+    status = subprocess.run(command, cwd=REPO).returncode
+    if status != 0:
+        raise BuildError(f"extract of {song_files} failed (exit status {status})")
+
+
+def write_track_table(out, real, songs):
+    """Write ``out``: the per-track table of ``songs`` songs tiled from ``real``
+    (million_tracks.RealSongs); BuildError, before writing, when the disk has too little room."""
+    needed, free = real.table_bytes(songs), shutil.disk_usage(out.parent).free
+    if needed > free:
+        raise BuildError(f"{songs:,} songs need about {needed / 1e9:,.1f} GB of disk in "
+                         f"{out.parent}, which has {free / 1e9:,.1f} GB free: fewer --songs or "
+                         "another --workdir")
+    million_tracks.write_table(out, real, songs)
+
+
+def build_track_inputs(paths, songs, song_files=SONG_FILES):
+    """The per-track route's real_songs.parquet (extract's output of ``song_files``) and
+    SongCSV.parquet of ``songs`` songs in the work folder."""
+    paths.work.mkdir(parents=True, exist_ok=True)
+    build_once(paths.real_songs, lambda path: bool(million_tracks.part_files(path)),
+               lambda path: extract_real_songs(path, song_files))
+    real = million_tracks.RealSongs(paths.real_songs)
+    build_once(paths.songs, lambda path: million_tracks.table_rows(path) == real.rows(songs),
+               lambda path: write_track_table(path, real, songs))
+
+
+def track_table_lines(paths):
+    """The built SongCSV.parquet in a line of the report."""
+    parts = million_tracks.part_files(paths.songs)
+    return [f"- {paths.songs.name}: {million_tracks.table_rows(paths.songs):,} rows (songs and "
+            f"their crops) in {len(parts):,} parts, {disk_bytes(paths.songs) / 2**30:,.1f} GiB"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Route:
+    """A way to a million songs: its work folder (``paths``, a class taking the folder, and
+    ``workdir``, the default), ``build(paths, songs)`` making the input there, ``commands(paths,
+    train_options)`` ({stage: argv}), the targets of each stage (``target_seconds``, in pipeline
+    order, and ``target_mib``, for every stage), the real files it is built from (``needed``) and
+    the report's ``title`` and lines describing the input (``input_lines(paths)``, or None)."""
+
+    paths: type
+    workdir: str
+    build: object
+    commands: object
+    target_seconds: dict
+    target_mib: int
+    needed: tuple
+    title: str
+    input_lines: object = None
+
+    @property
+    def stages(self):
+        return tuple(self.target_seconds)
+
+
+ROUTES = {
+    "summary": Route(Paths, "data/bench_million", build_inputs, stage_commands, TARGET_SECONDS,
+                     TARGET_MIB, (SUBSET_SUMMARY, CD1), "bench_million"),
+    "per-track": Route(TrackPaths, "data/bench_million_tracks", build_track_inputs,
+                       track_stage_commands, TRACK_TARGET_SECONDS, TRACK_TARGET_MIB,
+                       (SONG_FILES, CD1, LASTFM_SUBSET, MISMATCHES),
+                       "bench_million --route per-track", track_table_lines),
+}
 
 
 def process_tree_bytes(root):
@@ -181,13 +339,13 @@ def last_lines(path, count):
     return lines[-count:]
 
 
-def run_stages(paths, stages, train_options):
-    """Run ``stages`` in pipeline order; {stage: run_measured's result and "last_line"}, or None
-    when one fails (its stderr's tail printed)."""
+def run_stages(paths, stages, train_options, route):
+    """Run ``stages`` of ``route`` in pipeline order; {stage: run_measured's result and
+    "last_line"}, or None when one fails (its stderr's tail printed)."""
     paths.logs.mkdir(parents=True, exist_ok=True)
-    commands = stage_commands(paths, train_options)
+    commands = route.commands(paths, train_options)
     results = {}
-    for stage in (name for name in STAGES if name in stages):
+    for stage in (name for name in route.stages if name in stages):
         print(f"$ {shlex.join(commands[stage])}", flush=True)
         log = paths.logs / stage
         result = run_measured(commands[stage], log)
@@ -213,14 +371,16 @@ def machine():
             f"(load average {load} over 1, 5, 15 min at the end)")
 
 
-def stage_table(results):
+def stage_table(results, route):
+    """The stages' figures against ``route``'s targets, as Markdown table lines."""
     lines = ["| stage | wall | CPU | peak memory | target | met |",
              "|---|---:|---:|---:|---|---|"]
     for stage, result in results.items():
-        met = (result["seconds"] <= TARGET_SECONDS[stage] and result["peak_mib"] < TARGET_MIB)
+        seconds = route.target_seconds[stage]
+        met = result["seconds"] <= seconds and result["peak_mib"] < route.target_mib
         lines.append(f"| {stage} | {result['seconds']:.1f} s | {result['cpu_seconds']:.1f} s | "
                      f"{result['peak_mib']:,.0f} MiB | "
-                     f"<= {TARGET_SECONDS[stage]} s, < {TARGET_MIB // 1024} GiB | "
+                     f"<= {seconds} s, < {route.target_mib // 1024} GiB | "
                      f"{'met' if met else 'NOT met'} |")
     return lines
 
@@ -230,8 +390,10 @@ def outcome_lines(paths, songs, results):
     lines = []
     if "predict" in results:
         track_ids = pd.read_csv(paths.genres, usecols=["track_id"])["track_id"]
+        one_per_song = len(track_ids) == songs == track_ids.nunique()
         lines.append(f"- genres.csv: {len(track_ids):,} rows, {track_ids.nunique():,} distinct "
-                     f"track_ids, for {songs:,} songs")
+                     f"track_ids, for {songs:,} songs: one row per song "
+                     f"{'met' if one_per_song else 'NOT met'}")
     if "evaluate" in results:
         scores = pd.read_json(paths.metrics, typ="series")["model"]
         lines.append(f"- test split ({paths.metrics.name}): accuracy {scores['accuracy']:.3f}, "
@@ -239,55 +401,92 @@ def outcome_lines(paths, songs, results):
     return lines
 
 
-def report(paths, songs, results, train_options):
+def report(paths, songs, results, train_options, route):
     """The run's report as Markdown lines."""
     options = (f"; train.py {shlex.join(train_options)} (not its defaults)" if train_options
                else "; default options")
-    lines = [f"## bench_million: {songs:,} songs", "",
+    lines = [f"## {route.title}: {songs:,} songs", "",
              f"{datetime.date.today().isoformat()}; {machine()}; "
              f"torch {importlib.metadata.version('torch')}, Python {platform.python_version()}"
-             f"{options}", "", *stage_table(results)]
-    outcomes = outcome_lines(paths, songs, results)
+             f"{options}", "", *stage_table(results, route)]
+    outcomes = (route.input_lines(paths) if route.input_lines else []) + outcome_lines(
+        paths, songs, results)
     return lines + ([""] + outcomes if outcomes else [])
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
-        description="Time extract, preprocess, train, evaluate and predict, as a user runs them, "
-                    "on a generated summary file of a million songs.",
+        description="Time the pipeline's stages, as a user runs them, on a million generated "
+                    "songs: a summary file (extract, preprocess, train, evaluate, predict) or a "
+                    "per-track table of Parquet parts (preprocess to predict).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--route", choices=ROUTES, default="summary",
+                        help="summary: a summary file, the subset's 10,000 real rows tiled; "
+                             "per-track: extract's Parquet output of the shared real song files "
+                             "(with crops) tiled (needs pyarrow)")
     parser.add_argument("--songs", type=int, default=1_000_000,
-                        help="rows of the summary file (the subset's 10,000 tiled)")
-    parser.add_argument("--workdir", default="data/bench_million",
-                        help="folder of the built files, the stages' outputs and logs/")
-    parser.add_argument("--stages", nargs="+", choices=STAGES, default=list(STAGES),
-                        metavar="STAGE", help=f"stages to run, of {', '.join(STAGES)} (in that "
-                        "order, on the outputs of earlier runs)")
+                        help="songs of the built summary file or per-track table")
+    parser.add_argument("--workdir", help="folder of the built files, the stages' outputs and "
+                        "logs/ (default: data/bench_million, per-track: "
+                        "data/bench_million_tracks)%(default).0s")
+    parser.add_argument("--stages", nargs="+", choices=(*STAGES, "none"), metavar="STAGE",
+                        help=f"stages to run, of {', '.join(STAGES)} (in that order, on the "
+                        "outputs of earlier runs; per-track: not extract), or none to build "
+                        "only (default: all of the route's)%(default).0s")
     parser.add_argument("--train-options", default="", metavar="OPTIONS",
                         help='options added to train.py\'s command line, e.g. "--epochs 2" or '
                              '--train-options=--bootstrap (the report says so)')
     parser.add_argument("--out", help="also write the report to this Markdown file")
     args = parser.parse_args(argv)
+    route = ROUTES[args.route]
     if args.songs < 1:
         parser.error("--songs must be at least 1")
-    for needed in (SUBSET_SUMMARY, CD1):
+    args.stages = checked_stages(parser, args.stages, args.route)
+    if args.route == "per-track" and million_tracks is None:
+        parser.error("--route per-track needs pyarrow: pip install -r requirements-scale.txt")
+    for needed in route.needed:
         if not needed.exists():
             parser.error(f"{needed} not found: the benchmark is built from the real subset")
     try:
         args.train_options = shlex.split(args.train_options)
     except ValueError as err:
         parser.error(f"--train-options: {err}")
+    args.workdir = args.workdir or route.workdir
     return args
+
+
+def checked_stages(parser, stages, route_name):
+    """The stages asked of route ``route_name`` (all when ``stages`` is None; none for
+    ["none"]); a stage the route does not have is an option error."""
+    route = ROUTES[route_name]
+    if stages is None:
+        return route.stages
+    if "none" in stages:
+        if len(stages) > 1:
+            parser.error("--stages: none builds the input only, so it comes alone")
+        return ()
+    for stage in stages:
+        if stage not in route.stages:
+            parser.error(f"--stages: {stage} is not a stage of --route {route_name} (its "
+                         "input is built)")
+    return stages
 
 
 def main(argv=None):
     args = parse_args(argv)
-    paths = Paths(args.workdir)
-    build_inputs(paths, args.songs)
-    results = run_stages(paths, args.stages, args.train_options)
+    route = ROUTES[args.route]
+    paths = route.paths(args.workdir)
+    try:
+        route.build(paths, args.songs)
+    except BuildError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    if not args.stages:
+        return 0
+    results = run_stages(paths, args.stages, args.train_options, route)
     if results is None:
         return 1
-    text = "\n".join(report(paths, args.songs, results, args.train_options)) + "\n"
+    text = "\n".join(report(paths, args.songs, results, args.train_options, route)) + "\n"
     print()
     print(text, end="")
     if args.out:
