@@ -96,10 +96,11 @@ def part_bounds(song_rows, part_rows):
 def tiled_rows(real, first, stop, factors):
     """The rows of songs ``first`` to ``stop`` - 1 as an Arrow table with the real schema."""
     songs = np.arange(first, stop)
-    counts = real.counts[songs % len(real.starts)]
+    real_song = songs % len(real.starts)
+    counts = real.counts[real_song]
     song_of_row = np.repeat(songs, counts)
     offset_in_song = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    rows = np.repeat(real.starts[songs % len(real.starts)], counts) + offset_in_song
+    rows = np.repeat(real.starts[real_song], counts) + offset_in_song
     copy = song_of_row // len(real.starts)
     new_ids = {
         "track_id": np.array([bench_id("TR", song) for song in songs])[song_of_row - first],

@@ -97,7 +97,7 @@ def test_the_per_track_table_tiles_the_real_songs_as_extract_writes_them(real_so
                                                                           monkeypatch):
     pq = pytest.importorskip("pyarrow.parquet", reason="needs requirements-scale.txt installed")
     paths = bench_million.TrackPaths(tmp_path / "work")
-    songs = 2 * REAL_FILES + 7  # a tile and a part: ids must stay one per song past the first
+    songs = 2 * REAL_FILES + 7  # two whole copies and part of a third: ids stay one per song
     bench_million.build_track_inputs(paths, songs, real_song_files)
     real, table = pd.read_parquet(paths.real_songs), pd.read_parquet(paths.songs)
     real_songs = [rows for _, rows in real.groupby((real["crop"] == 0).cumsum())]
