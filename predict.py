@@ -8,7 +8,8 @@ INPUT is any mix of MSD .h5 files (single-track, aggregate or summary files), fo
 recursively for .h5), SongCSV-style tables (*.csv) and Parquet tables (*.parquet: a file, or a
 folder of parts as `dataset.extract --format parquet` writes; needs pyarrow: pip install -r
 requirements-scale.txt). Features of .h5 songs are computed by dataset.features, exactly as for
-SongCSV.csv. Inputs are read CHUNK songs at a time (--chunk-size; a big .h5 file in parts of
+SongCSV.csv. A table's crops (rows with a crop number above 0: extract --crops) are passed
+over: each song is predicted once. Inputs are read CHUNK songs at a time (--chunk-size; a big .h5 file in parts of
 that many songs), predicted and written before the next chunk is read: memory does not grow
 with the number of songs.
 
@@ -84,7 +85,7 @@ def plan_reading(paths, feature_names, chunk_size, skipped, read_files):
     unreadable ones met while reading are named on stderr and added to ``skipped``.
     Raises InputError or songtable.TableError.
     """
-    wanted = {*feature_names, "track_id"}
+    wanted = {*feature_names, "track_id", features.CROP}
     readers = []
     for path in paths:
         suffix = Path(path).suffix.lower()
@@ -108,6 +109,13 @@ def existing_table(path):
     return path
 
 
+def without_crops(songs):
+    """The songs of a table, not their crops (extract --crops): one prediction a song."""
+    if features.CROP not in songs.columns:
+        return songs
+    return songs[~(pd.to_numeric(songs[features.CROP], errors="coerce").fillna(0) > 0)]
+
+
 def named(songs, name_of):
     """``songs`` with a PLACE for every song without a track_id: ``name_of(index)``."""
     if "track_id" not in songs.columns:
@@ -125,7 +133,7 @@ def csv_chunks(path, wanted, chunk_size):
         # The chunks' index runs on across chunks: index + 2 is the row's line in the file.
         for songs in pd.read_csv(path, dtype={"track_id": "string"}, chunksize=chunk_size,
                                  usecols=lambda name: name in wanted):
-            yield named(songs, lambda index: f"{path}:{index + 2}")
+            yield named(without_crops(songs), lambda index: f"{path}:{index + 2}")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             ValueError) as err:
         raise songtable.TableError(f"{path}: not a readable CSV ({first_line(err)})") from None
@@ -158,7 +166,7 @@ def parquet_chunks(dataset, path, wanted, chunk_size):
         for batch in dataset.to_batches(columns=columns, batch_size=chunk_size):
             songs = batch.to_pandas().set_axis(pd.RangeIndex(first, first + batch.num_rows))
             first += batch.num_rows
-            yield named(songs, lambda index: f"{path}:row {index + 1}")
+            yield named(without_crops(songs), lambda index: f"{path}:row {index + 1}")
     except (OSError, ValueError) as err:
         raise songtable.TableError(f"{path}: not a readable Parquet table "
                                    f"({first_line(err)})") from None
@@ -274,8 +282,8 @@ def format_predictions(predictions, widths, header=True):
             return f"{'track' if is_header else value:<{widths['track_id']}}"
         if name.startswith("genre"):
             return f"{value:<{widths['genre']}}"
-        if name == LEARNED:
-            return f"{value:<{len(LEARNED)}}"
+        if name == LEARNED:  # "-" for a song it did not learn from: a column is never blank
+            return f"{value or '-':<{len(LEARNED)}}"
         return f"{value:>{len(name)}}" if is_header else f"{value:{len(name)}.3f}"
 
     lines = ["  ".join(cell(name, name, True) for name in predictions.columns)] if header else []

@@ -3,6 +3,7 @@
 Usage:
     python preprocess.py --input data/SongCSV.csv --output data/preprocessed_data.csv \
         [--features 'timbre_*' ...] [--exclude 'artist_*' ...]
+    python preprocess.py --input data/SongCSV.parquet --output data/preprocessed_data.parquet
 
 Rows without a genre, duplicate songs and genres with fewer than --min-per-genre songs are
 dropped. Every numeric column that is not an identifier (track_id, artist_mbid, idx_*, ...), a
@@ -14,7 +15,12 @@ features. The ``split`` column is stratified by genre and, when ``artist_id`` is
 artist-disjoint: one artist's songs all land in the same split. Songs labelled by a --train-only
 source (weaker labels, e.g. --labels data/lastfm_subset,echonest-terms at extract) join the
 train split only, unless their artist is in val or test; so do songs' crops (extract --crops),
-which follow their song. The logic is songtable.clean.
+which follow their song. The logic is songtable.plan_cleaning.
+
+The input is a CSV, a Parquet file or a folder of Parquet parts (extract --format parquet); the
+output is Parquet when its name ends in .parquet, else CSV. Features are held as float32 and
+the table is written a chunk at a time: a million songs with four crops each (5,000,000 rows of
+200 features) need about 4 GB of memory.
 """
 from dataset import interrupts  # first: Ctrl-C during the slow imports below exits cleanly
 
@@ -24,14 +30,17 @@ import argparse
 import sys
 
 import songtable
-from dataset.outputs import OutputError, atomic_output
+import tablefiles
+from dataset.outputs import OutputError
 
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--input", default="data/SongCSV.csv", help="SongCSV-style CSV")
-    parser.add_argument("--output", default="data/preprocessed_data.csv", help="training table")
+    parser.add_argument("--input", default="data/SongCSV.csv",
+                        help="SongCSV-style table: CSV, Parquet file or folder of Parquet parts")
+    parser.add_argument("--output", default="data/preprocessed_data.csv",
+                        help="training table: Parquet if the name ends in .parquet, else CSV")
     parser.add_argument("--features", nargs="+", metavar="PATTERN",
                         help="use only the numeric columns matching these shell patterns "
                         "(default: every numeric column that is not an identifier or label)")
@@ -55,27 +64,26 @@ def main(argv=None):
     args = parse_args(argv)
     notes = []
     try:
-        raw = songtable.read_csv(args.input)
-        table = songtable.clean(raw, args.min_per_genre, args.features, args.exclude,
-                                args.train_only, songtable.Split(args.val_fraction,
-                                                                 args.test_fraction,
-                                                                 args.split_seed), notes)
-        with atomic_output(args.output) as temporary:
-            table.to_csv(temporary, index=False)
+        raw = tablefiles.read(args.input)
+        plan = songtable.plan_cleaning(raw, args.min_per_genre, args.features, args.exclude,
+                                       args.train_only, songtable.Split(args.val_fraction,
+                                                                        args.test_fraction,
+                                                                        args.split_seed), notes)
+        tablefiles.write(plan.chunks(raw), args.output)
     except (songtable.TableError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"read {len(raw)} rows from {args.input}")
     for note in notes:
         print(f"- {note}")
-    names = songtable.feature_names_of(table)
-    print(f"- features ({len(names)}): {songtable.compact(names)}")
-    grouped = "artist-disjoint" if "artist_id" in table.columns else "no artist_id: not grouped"
-    crops = songtable.crop_mask(table).sum()
-    print(f"kept {len(table) - crops} songs" + (f" and {crops} crops" if crops else "")
-          + f", {table[songtable.LABEL].nunique()} genres, {len(names)} features; split "
+    print(f"- features ({len(plan.features)}): {songtable.compact(plan.features)}")
+    marks = plan.marks
+    grouped = "artist-disjoint" if "artist_id" in marks.columns else "no artist_id: not grouped"
+    crops = songtable.crop_mask(marks).sum()
+    print(f"kept {len(marks) - crops} songs" + (f" and {crops} crops" if crops else "")
+          + f", {marks[songtable.LABEL].nunique()} genres, {len(plan.features)} features; split "
           f"(seed {args.split_seed}, stratified by genre, {grouped}):")
-    print(songtable.split_counts(table).to_string())
+    print(songtable.split_counts(marks).to_string())
     print(f"wrote {args.output}")
     return 0
 

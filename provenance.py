@@ -39,8 +39,10 @@ def song_keys(track_ids, features):
     named = (np.zeros(len(features), dtype=bool) if track_ids is None
              else ~pd.isna(np.asarray(track_ids, dtype=object)))
     if named.any():
-        ids = np.asarray(track_ids, dtype=object)[named].astype(str)
-        keys[named] = _hash_words(_text_words(ids), _START["track"])
+        # A song's crops share its track id: each id is hashed once.
+        codes, ids = pd.factorize(np.asarray(track_ids, dtype=object)[named])
+        keys[named] = _hash_words(_text_words(np.asarray(ids, dtype=str)),
+                                  _START["track"])[codes]
     if (~named).any():
         rows = np.nan_to_num(features[~named], nan=np.inf, posinf=np.inf, neginf=-np.inf)
         keys[~named] = _hash_words(rows.view(np.uint32).astype(np.uint64), _START["features"])
@@ -113,7 +115,8 @@ def file_digest(path):
 
 
 def table_record(path, table):
-    """Where a training table came from: its path, rows, content hash, split seed (what
+    """Where a training table came from: its path, rows (of the file: ``attrs["file_rows"]``
+    of a table tablefiles read), content hash, split seed (what
     preprocess wrote in ``split_seed``; None for a table without it) and the label sources of
     the songs that train or validate (genre_source: songs, crops not counted)."""
     seeds = (table[songtable.SPLIT_SEED].dropna().unique()
@@ -122,7 +125,8 @@ def table_record(path, table):
     learning = songs[songs[songtable.SPLIT] != "test"]
     sources = (learning[songtable.SOURCE].fillna("").value_counts().to_dict()
                if songtable.SOURCE in learning.columns else {})
-    return {"path": str(Path(path).resolve()), "rows": int(len(table)),
+    return {"path": str(Path(path).resolve()), "rows": int(table.attrs.get("file_rows",
+                                                                            len(table))),
             "sha256": file_digest(path),
             "split_seed": int(seeds[0]) if len(seeds) == 1 else None,
             "label_sources": {str(source): int(count) for source, count in sources.items()}}

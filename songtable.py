@@ -16,57 +16,26 @@ import dataclasses
 import fnmatch
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupShuffleSplit, StratifiedGroupKFold
 
-from dataset.errors import first_line
+import tablefiles
 from dataset.features import CROP
+from tablefiles import (LABEL, LABEL_COLUMNS, SOURCE, SPLIT, SPLIT_SEED, TRACE_COLUMNS,
+                        TRAIN_ONLY, TableError, is_identifier)
 
-LABEL = "genre"
-SPLIT = "split"
 SPLITS = ("train", "val", "test")
-SPLIT_SEED = "split_seed"
-TRAIN_ONLY = "train_only"
-TRACE_COLUMNS = ("track_id", "artist_id", CROP)
-# Text that describes a label rather than the song: never a feature, even when numeric.
-SOURCE = "genre_source"
-LABEL_COLUMNS = (LABEL, SOURCE, "tags", SPLIT, SPLIT_SEED, TRAIN_ONLY)
 # What the features of split_rows are indexed by: who each row is, for the rows rule.
 IDENTITY = ("artist", "track_id", TRAIN_ONLY)
-# Identifiers: *_id / *Id / id, MSD's *_7digitalid, *_playmeid, *_mbid, idx_* index fields,
-# SecondHandSongs' shs_* clique numbers, and pandas' leftover "Unnamed: 0" index.
-IDENTIFIER = re.compile(r"(^|[^a-z])(id|ids|idx|index|mbid|uuid|guid)$|(?-i:[a-z0-9]I[dD])$"
-                        r"|7digitalid$|playmeid$|^idx_|^shs_|^unnamed: ?\d+$", re.IGNORECASE)
 
 
-class TableError(Exception):
-    """A table that cannot be used: unreadable, no genre, too few genres or songs, no feature."""
-
-
-def read_csv(path):
-    """A CSV as a DataFrame, identifiers and labels as text; TableError when it cannot be read."""
-    path = Path(path)
-    if not path.is_file():
-        raise TableError(f"{path}: {'not a file' if path.exists() else 'no such file'}")
-    # Identifiers and names are text even when they look like numbers.
-    text = {name: "string" for name in TRACE_COLUMNS + LABEL_COLUMNS
-            + ("song_id", "artist_name", "title", "release")}
-    try:
-        return pd.read_csv(path, dtype=text, low_memory=False)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
-            ValueError) as err:
-        raise TableError(f"{path}: not a readable CSV ({first_line(err)})") from None
-    except OSError as err:  # a permission, a disk error
-        raise TableError(f"{path}: cannot read it "
-                                 f"({err.strerror or first_line(err)})") from None
-
-
-def read_table(path):
-    """A training table written by preprocess.py; TableError without genre, split or features."""
-    table = read_csv(path)
+def read_table(path, splits=None, crops=True):
+    """A training table written by preprocess.py (CSV or Parquet; tablefiles.read gives its
+    layout, and what ``splits`` and ``crops`` choose); TableError without genre, split or
+    features."""
+    table = tablefiles.read(path, splits, crops)
     missing = [name for name in (LABEL, SPLIT) if name not in table.columns]
     if missing:
         raise TableError(f"{path}: no {' or '.join(missing)} column: "
@@ -74,11 +43,6 @@ def read_table(path):
     if not feature_names_of(table):
         raise TableError(f"{path}: no feature column")
     return table
-
-
-def is_identifier(name):
-    """Whether a column name looks like an identifier (track_id, artistId, artist_mbid, ...)."""
-    return bool(IDENTIFIER.search(str(name)))
 
 
 def candidate_features(df):
@@ -90,7 +54,7 @@ def candidate_features(df):
     for name in df.columns:
         if name in TRACE_COLUMNS or name in LABEL_COLUMNS or is_identifier(name):
             others[name] = "identifier or label"
-        elif _as_numbers(df[name]) is None:
+        elif not _is_number_column(df[name]) and _as_numbers(df[name]) is None:
             others[name] = "text"
         else:
             found.append(name)
@@ -127,9 +91,40 @@ class Split:
     seed: int = 0
 
 
+@dataclasses.dataclass
+class Cleaning:
+    """What ``plan_cleaning`` decided for a table: its ``rows`` that stay (positions, in their
+    new order), their ``marks`` (trace, label, source, split, split_seed and train_only
+    columns; one row each, in that order) and the feature columns kept (``features``)."""
+    rows: np.ndarray
+    marks: pd.DataFrame
+    features: list
+
+    def table(self, df):
+        """The cleaned table of ``df`` (the table the plan was made for), in memory."""
+        return next(self.chunks(df, max(len(self.rows), 1)))
+
+    def chunks(self, df, size=tablefiles.PART_ROWS):
+        """The cleaned table of ``df`` in DataFrames of ``size`` rows: only a chunk's rows are
+        copied at a time (tablefiles.write takes them)."""
+        values, columns = number_view(df, self.features)
+        for start in range(0, max(len(self.rows), 1), size):
+            rows = self.rows[start:start + size]
+            yield pd.concat([self.marks.iloc[start:start + size].reset_index(drop=True),
+                             pd.DataFrame(values[np.ix_(rows, columns)], columns=self.features,
+                                          copy=False)], axis=1)
+
+
 def clean(df, min_per_genre=10, include=None, exclude=None, train_only=None, split=Split(),
           notes=None):
-    """The training table of a SongCSV-style DataFrame (see module docstring).
+    """The training table of a SongCSV-style DataFrame (see module docstring and
+    ``plan_cleaning``), in memory."""
+    return plan_cleaning(df, min_per_genre, include, exclude, train_only, split, notes).table(df)
+
+
+def plan_cleaning(df, min_per_genre=10, include=None, exclude=None, train_only=None,
+                  split=Split(), notes=None):
+    """How to clean a SongCSV-style DataFrame into a training table, as a Cleaning.
 
     Drops rows without a genre, duplicate songs (same track_id or song_id), genres with fewer
     than ``min_per_genre`` songs and constant columns; features are chosen by
@@ -140,21 +135,24 @@ def clean(df, min_per_genre=10, include=None, exclude=None, train_only=None, spl
     ``crop`` number above 0, from extract --crops), except those of train-only songs, which
     are dropped. With ``split`` None every row is in the train split (for cross-validation,
     which makes its own folds), and no train-only row is dropped for its artist. When ``notes``
-    is a list, a line per decision is appended to it.
+    is a list, a line per decision is appended to it. Only the text columns are copied: the
+    features of a table read by tablefiles stay where they are until ``Cleaning.chunks``.
     """
     notes = [] if notes is None else notes
     if LABEL not in df.columns:
         raise TableError(f"no {LABEL!r} column (columns: {summarise(map(str, df.columns))})")
-    df = _drop_duplicates(_drop_unlabelled(df, notes), notes)
-    weak_labels = _train_only_mask(df, train_only)
-    df = _drop_crops_of_train_only_songs(df, weak_labels, notes)
-    crops = crop_mask(df)
-    weak = weak_labels[df.index] | crops
-    df = _drop_rare_genres(df, weak, min_per_genre, notes)
-    weak = weak[df.index]
-    numeric = _varying_features(df, include, exclude, notes)
+    info = df[[name for name in df.columns if name in TRACE_COLUMNS + (LABEL, SOURCE, "song_id")]]
+    info = _drop_duplicates(_drop_unlabelled(info.set_axis(pd.RangeIndex(len(info))), notes),
+                            notes)
+    weak_labels = _train_only_mask(info, train_only)
+    info = _drop_crops_of_train_only_songs(info, weak_labels, notes)
+    crops = crop_mask(info)
+    weak = weak_labels[info.index] | crops
+    info = _drop_rare_genres(info, weak, min_per_genre, notes)
+    weak = weak[info.index]
+    features = _varying_features(df, info.index.to_numpy(), include, exclude, notes)
     # Where each label came from stays: a model's record counts its label sources.
-    trace = df[[name for name in TRACE_COLUMNS + (LABEL, SOURCE) if name in df.columns]]
+    trace = info[[name for name in TRACE_COLUMNS + (LABEL, SOURCE) if name in info.columns]]
     splits = pd.Series("train", index=trace.index, name=SPLIT)
     if split:
         strong = trace[~weak]
@@ -162,36 +160,62 @@ def clean(df, min_per_genre=10, include=None, exclude=None, train_only=None, spl
                                       split.val_fraction, split.test_fraction, split.seed)
     marked = bool(train_only) or crops.any()
     seed = [pd.Series(split.seed, index=trace.index, name=SPLIT_SEED)] if split else []
-    table = pd.concat([trace, splits] + seed + ([weak.rename(TRAIN_ONLY)] if marked else [])
-                      + [numeric], axis=1).reset_index(drop=True)
+    marks = pd.concat([trace, splits] + seed + ([weak.rename(TRAIN_ONLY)] if marked else []),
+                      axis=1)
     if marked:
-        table = _drop_train_only_of_held_out_artists(table, bool(train_only), notes)
-    return _drop_genres_missing_from_train(table, notes)
+        marks = _drop_train_only_of_held_out_artists(marks, bool(train_only), notes)
+    marks = _drop_genres_missing_from_train(marks, notes)
+    return Cleaning(marks.index.to_numpy(), marks.reset_index(drop=True), features)
 
 
-def _varying_features(df, include, exclude, notes):
-    """The chosen feature columns as float64, constant ones dropped, gaps noted."""
+def _varying_features(df, rows, include, exclude, notes):
+    """The chosen feature columns that vary over ``rows`` (positions), gaps noted."""
     names, feature_notes = choose_features(df, include, exclude)
     notes += feature_notes
-    numeric = numeric_features(df, names)
-    constant = [name for name in names if numeric[name].nunique(dropna=False) <= 1]
-    if constant:
-        notes.append(f"dropped constant columns: {summarise(constant)}")
-    numeric = numeric.drop(columns=constant)
-    if numeric.empty:
+    values, columns = number_view(df, names)
+    any_gap, all_gaps = np.zeros(len(names), dtype=bool), np.ones(len(names), dtype=bool)
+    low, high = np.full(len(names), np.inf), np.full(len(names), -np.inf)
+    for start in range(0, len(rows), tablefiles.PART_ROWS):
+        chunk = values[np.ix_(rows[start:start + tablefiles.PART_ROWS], columns)]
+        gaps = np.isnan(chunk)
+        any_gap |= gaps.any(axis=0)
+        all_gaps &= gaps.all(axis=0)
+        low, high = np.fmin(low, np.fmin.reduce(chunk)), np.fmax(high, np.fmax.reduce(chunk))
+    # One value, or none: what nunique(dropna=False) <= 1 says.
+    constant = all_gaps | (~any_gap & (low == high))
+    if constant.any():
+        notes.append(f"dropped constant columns: {summarise(np.array(names)[constant])}")
+    if constant.all():
         raise TableError("no feature column varies across the songs")
-    gappy = [name for name in numeric.columns if numeric[name].isna().any()]
+    gappy = [name for name, gap in zip(names, any_gap & ~constant) if gap]
     if gappy:
         notes.append(f"{len(gappy)} feature columns have missing values (imputed with the train "
                      "mean, and flagged to the classifier): " + summarise(gappy))
-    return numeric
+    return [name for name, fixed in zip(names, constant) if not fixed]
+
+
+def number_view(df, names):
+    """(a float32 array, the positions of ``names`` in its columns): a view of the columns'
+    block where they lie in one float32 run of ``df`` (a table tablefiles read), else a copy.
+    TableError naming absent or non-numeric columns."""
+    positions = df.columns.get_indexer(list(names))
+    if len(positions) and (positions >= 0).all():
+        first, last = positions.min(), positions.max() + 1
+        run = df.iloc[:, first:last]
+        if all(dtype == np.float32 for dtype in run.dtypes):
+            return run.to_numpy(), positions - first
+    return numeric_features(df, names).to_numpy(dtype=np.float32), np.arange(len(names))
 
 
 def numeric_features(df, names):
-    """Columns ``names`` of ``df`` as float64; TableError naming absent or non-numeric ones."""
+    """Columns ``names`` of ``df`` as float32 (a view of a table's block where it holds them
+    in that order); TableError naming absent or non-numeric ones."""
     absent = [name for name in names if name not in df.columns]
     if absent:
         raise TableError(f"missing feature columns: {summarise(absent)}")
+    selected = df[list(names)]
+    if all(dtype == np.float32 for dtype in selected.dtypes):
+        return selected
     columns = {}
     for name in names:
         columns[name] = _as_numbers(df[name])
@@ -199,6 +223,7 @@ def numeric_features(df, names):
             bad = df[name][pd.to_numeric(df[name].astype("object"), errors="coerce").isna()
                            & df[name].notna()]
             raise TableError(f"column {name!r} is not numeric (e.g. {bad.iloc[0]!r})")
+        columns[name] = columns[name].astype(np.float32)
     return pd.DataFrame(columns, index=df.index)
 
 
@@ -216,7 +241,7 @@ def split_rows(table, split=None):
     only rows that may be scored: a train-only row there (a table not made by preprocess) is
     left out.
     """
-    rows = table if split is None else table[table[SPLIT] == split]
+    rows = table if split is None else _rows_where(table, (table[SPLIT] == split).to_numpy())
     if split in ("val", "test"):
         rows = rows[~train_only_mask(rows)]
     features = numeric_features(rows, feature_names_of(table))
@@ -226,6 +251,15 @@ def split_rows(table, split=None):
     features.index = pd.MultiIndex.from_arrays(
         [artists, tracks.to_numpy(), train_only_mask(rows)], names=IDENTITY)
     return features, rows[LABEL].to_numpy(dtype=object), artists
+
+
+def _rows_where(table, mask):
+    """The rows of ``table`` where ``mask`` holds: a slice (no copy) when they are adjacent, as
+    each split's rows are in a table read by split (tablefiles.read)."""
+    positions = np.flatnonzero(mask)
+    if len(positions) and positions[-1] - positions[0] + 1 == len(positions):
+        return table.iloc[positions[0]:positions[-1] + 1]
+    return table.iloc[positions]
 
 
 def row_identity(features):
@@ -403,6 +437,10 @@ def _run_text(run):
     return f"{prefix}{first}" if first == last else f"{prefix}{first}…{last}"
 
 
+def _is_number_column(column):
+    return pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column)
+
+
 def _as_numbers(column):
     """A column as float64, or None when it holds text that is not a number."""
     if pd.api.types.is_numeric_dtype(column) and not pd.api.types.is_bool_dtype(column):
@@ -471,7 +509,7 @@ def _drop_train_only_of_held_out_artists(table, weak_sources, notes):
             kept = int((weak & rows & ~drop).sum())
             notes.append(f"{kept} {name} added to the train split; {(drop & rows).sum()} "
                          "dropped, their artists being in val or test")
-    return table[~drop].reset_index(drop=True)
+    return table[~drop]
 
 
 def crop_mask(table):
@@ -493,7 +531,10 @@ def train_only_mask(table):
     crops = crop_mask(table).to_numpy()
     if TRAIN_ONLY not in table.columns:
         return crops
-    return table[TRAIN_ONLY].astype(str).str.lower().isin(("true", "1")).to_numpy() | crops
+    marks = table[TRAIN_ONLY]
+    if pd.api.types.is_bool_dtype(marks):  # from Parquet
+        return marks.fillna(False).to_numpy(dtype=bool) | crops
+    return marks.astype(str).str.lower().isin(("true", "1")).to_numpy() | crops
 
 
 def _drop_rare_genres(df, weak, min_per_genre, notes):
@@ -516,7 +557,7 @@ def _drop_genres_missing_from_train(table, notes):
     if orphans:
         notes.append("dropped genres whose artists all fell outside the train split: "
                      + ", ".join(orphans))
-        table = table[table[LABEL].isin(in_train)].reset_index(drop=True)
+        table = table[table[LABEL].isin(in_train)]
     if table[LABEL].nunique() < 2:
         raise TableError("fewer than two genres left in the train split: lower "
                          "--min-per-genre's bar or add songs")
