@@ -9,9 +9,9 @@ recursively for .h5), SongCSV-style tables (*.csv) and Parquet tables (*.parquet
 folder of parts as `dataset.extract --format parquet` writes; needs pyarrow: pip install -r
 requirements-scale.txt). Features of .h5 songs are computed by dataset.features, exactly as for
 SongCSV.csv. A table's crops (rows with a crop number above 0: extract --crops) are passed
-over: each song is predicted once. Inputs are read CHUNK songs at a time (--chunk-size; a big .h5 file in parts of
-that many songs), predicted and written before the next chunk is read: memory does not grow
-with the number of songs.
+over: each song is predicted once. Inputs are read CHUNK songs at a time (--chunk-size; a big
+.h5 file in parts of that many songs), predicted and written before the next chunk is read:
+memory does not grow with the number of songs.
 
 Output. Each song gets its --top K most likely genres (after the checkpoint's prior correction,
 see transforms.correct_prior), most likely first, as columns
