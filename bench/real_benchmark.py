@@ -35,6 +35,7 @@ from threadpoolctl import threadpool_limits
 
 import scoring
 import songtable
+import tablefiles
 from bench import SHARED_DATA
 from classifier import GenreClassifier
 from dataset import extract
@@ -78,7 +79,7 @@ def labelled_table(songs, run, mismatches, workdir, crops=0, split=False):
     if extract.main(command) != 0:
         raise SystemExit(f"error: extract failed: python -m dataset.extract {' '.join(command)}")
     seconds = time.perf_counter() - started
-    table = songtable.clean(songtable.read_csv(out), train_only=run.train_only,
+    table = songtable.clean(tablefiles.read(out), train_only=run.train_only,
                             split=songtable.Split() if split else None)
     return table, seconds
 
