@@ -160,6 +160,7 @@ def test_the_per_track_stages_are_what_a_user_types(tmp_path):
     assert bench_million.real_extract_command(bench_million.SONG_FILES, "real.parquet") == [
         sys.executable, "-m", "dataset.extract", f"{data}/MillionSongSubset/data",
         "--labels", f"{data}/tagtraum/msd_tagtraum_cd1.cls,{data}/lastfm_subset",
+        "--genre-names", "dataset/tagtraum_genre_names.tsv",
         "--mismatches", f"{data}/sid_mismatches.txt", "--crops", "4", "--format", "parquet",
         "--quiet", "--out", "real.parquet"]
 
