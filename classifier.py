@@ -20,6 +20,7 @@ import time
 import warnings
 
 import numpy as np
+import pandas as pd
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -122,7 +123,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
                 raise SettingError(name, f"must be one of {', '.join(choices)}")
         self._device()
 
-    def fit(self, X, y, groups=None, eval_set=None, train_only=None):
+    def fit(self, X, y, groups=None, eval_set=None, train_only=None, copy_X=True):
         """Learn from features ``X`` (DataFrame or array; NaN for unknown values) and genres ``y``.
 
         Early stopping watches ``eval_set`` = (features, genres) when given; otherwise a
@@ -132,7 +133,9 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         prior correction moves towards. Features from songtable.split_rows say each row's
         artist and whether it may only train in their index: fit follows them when ``groups``
         and ``train_only`` are not given. The songs it trains and validates on are recorded
-        (``learned_songs_``), so nothing scores it on them. Returns self.
+        (``learned_songs_``), so nothing scores it on them. With ``copy_X`` False, fit may
+        overwrite ``X``'s values with the network's inputs (train.py: a table of millions of
+        rows is then held once). Returns self.
         """
         self.check_params()
         identity = songtable.row_identity(X)
@@ -144,7 +147,8 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
                           "early: rows of one song (crops) or one artist can be on both sides. "
                           "Pass groups= or features from songtable.split_rows", stacklevel=2)
         features = self._checked(X, reset=True)
-        self.classes_, labels = np.unique(np.asarray(y), return_inverse=True)
+        # Sorted as np.unique sorts them; factorising hashes a million genres, not sorts them.
+        labels, self.classes_ = pd.factorize(np.asarray(y), sort=True)
         if len(self.classes_) < 2:
             raise FitError("need songs of at least two genres to learn from")
         songs = song_keys(None if identity is None else identity[1], features)
@@ -167,8 +171,8 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         self.learned_songs_ = {"train": SongSet(songs), "val": SongSet(val_songs)}
         self.provenance_ = {}
         started = time.perf_counter()
-        self.transform_, inputs = InputTransform(self.input_transform).fit_transform(features)
-        del features  # the inputs replace them: a large table is held once, not twice
+        self.transform_, inputs = InputTransform(self.input_transform).fit_transform(
+            features, overwrite=not copy_X)
         self.class_prior_ = class_shares(labels[~weak], len(self.classes_))
         schedule = self._schedule(len(labels))
         self.network_, self.history_, best_epochs = self._train(inputs, labels, val, schedule)

@@ -64,7 +64,7 @@ def main(argv=None):
     args = parse_args(argv)
     notes = []
     try:
-        raw = tablefiles.read(args.input)
+        raw = tablefiles.read(args.input, text=songtable.CLEANING_COLUMNS)
         plan = songtable.plan_cleaning(raw, args.min_per_genre, args.features, args.exclude,
                                        args.train_only, songtable.Split(args.val_fraction,
                                                                         args.test_fraction,

@@ -39,7 +39,6 @@ TEXT_COLUMNS = TRACE_COLUMNS[:2] + LABEL_COLUMNS[:4] + (TRAIN_ONLY, "song_id", "
 # SecondHandSongs' shs_* clique numbers, and pandas' leftover "Unnamed: 0" index.
 IDENTIFIER = re.compile(r"(^|[^a-z])(id|ids|idx|index|mbid|uuid|guid)$|(?-i:[a-z0-9]I[dD])$"
                         r"|7digitalid$|playmeid$|^idx_|^shs_|^unnamed: ?\d+$", re.IGNORECASE)
-BATCH_ROWS = 65_536  # Parquet rows converted at a time
 PART_ROWS = 100_000  # rows a Parquet row group (and a CSV chunk) written at a time
 SCALE_INSTALL = "pip install -r requirements-scale.txt"
 
@@ -65,17 +64,19 @@ def is_parquet(path):
     return path.suffix.lower() == ".parquet" or path.is_dir()
 
 
-def read(path, splits=None, crops=True):
+def read(path, splits=None, crops=True, text=None):
     """The table at ``path`` (CSV, Parquet file, folder of Parquet parts) as a DataFrame: text
     columns first, numbers after as one float32 block. With ``splits``, only the rows of those
     splits, grouped in that order (each split's rows are then a slice); with ``crops`` False,
-    no songs' crops. ``attrs["file_rows"]`` holds the rows of the whole file. TableError when
-    it cannot be read."""
+    no songs' crops; with ``text``, of a Parquet table's other columns only those named (a
+    million titles and tag lists take gigabytes), the others' names in ``attrs["unread"]``.
+    ``attrs["file_rows"]`` holds the rows of the whole file. TableError when it cannot be
+    read."""
     path = Path(path)
     if not path.exists():
         raise TableError(f"{path}: no such file")
     if is_parquet(path):
-        return _read_parquet(path, splits, crops)
+        return _read_parquet(path, splits, crops, text)
     if not path.is_file():
         raise TableError(f"{path}: not a file")
     return _read_csv(path, splits, crops)
@@ -104,7 +105,7 @@ def _holds_numbers(column):
             and may_be_feature(column.name))
 
 
-def _read_parquet(path, splits, crops):
+def _read_parquet(path, splits, crops, text_columns):
     pq = _pyarrow_parquet(path)
     files = [path] if path.is_file() else sorted(
         part for part in path.rglob("*.parquet") if not part.name.startswith("."))
@@ -114,13 +115,19 @@ def _read_parquet(path, splits, crops):
         schema = pq.read_schema(files[0])
         numbers = [field.name for field in schema if _is_number_field(field)]
         others = [name for name in schema.names if name not in numbers]
-        text = pd.concat([pq.read_table(part, columns=others).to_pandas() for part in files],
+        read = [name for name in others if text_columns is None or name in text_columns]
+        text = pd.concat([pq.read_table(part, columns=read).to_pandas() for part in files],
                          ignore_index=True)
         kept = _kept_rows(text, splits, crops)
         block = _number_block(pq, files, numbers, kept, len(text))
     except (OSError, ValueError, KeyError) as err:  # pyarrow's ArrowInvalid is a ValueError
         raise TableError(f"{path}: not a readable Parquet table ({first_line(err)})") from None
-    return _assembled(text.iloc[kept].reset_index(drop=True), block, numbers, len(text))
+    rows = len(text)
+    if len(kept) < rows or (kept != np.arange(rows)).any():  # else the text needs no copy
+        text = text.iloc[kept].reset_index(drop=True)
+    table = _assembled(text, block, numbers, rows)
+    table.attrs["unread"] = [name for name in others if name not in read]
+    return table
 
 
 def _pyarrow_parquet(path):
@@ -139,18 +146,21 @@ def _is_number_field(field):
 
 def _number_block(pq, files, numbers, kept, rows):
     """The ``numbers`` columns of ``files``' rows ``kept`` (positions, in that order) as a
-    float32 block, filled a batch at a time."""
+    float32 block, filled a row group at a time (iter_batches would buffer the whole file)."""
     destination = np.full(rows, -1, dtype=np.int64)
     destination[kept] = np.arange(len(kept))
     block = np.empty((len(kept), len(numbers)), dtype=np.float32)
     start = 0
     for part in files:
-        for batch in pq.ParquetFile(part).iter_batches(batch_size=BATCH_ROWS, columns=numbers):
-            places = destination[start:start + batch.num_rows]
+        reader = pq.ParquetFile(part)
+        for group in range(reader.num_row_groups):
+            columns = reader.read_row_group(group, columns=numbers).columns
+            count = len(columns[0]) if columns else reader.metadata.row_group(group).num_rows
+            places = destination[start:start + count]
             chosen = places >= 0
-            for column, values in enumerate(batch.columns):
-                block[places[chosen], column] = values.to_numpy(zero_copy_only=False)[chosen]
-            start += batch.num_rows
+            for column, values in enumerate(columns):
+                block[places[chosen], column] = values.to_numpy()[chosen]
+            start += count
     if start != rows:
         raise TableError(f"{files[0].parent}: its parts changed while being read")
     return block
@@ -195,5 +205,9 @@ def _write_parquet(chunks, temporary, path):
         for chunk in chunks:
             batch = pa.Table.from_pandas(chunk, preserve_index=False)
             if writer is None:
-                writer = stack.enter_context(pq.ParquetWriter(temporary, batch.schema))
+                # Dictionaries pay for repeated text, never for a feature's distinct floats.
+                text = [field.name for field in batch.schema
+                        if not pa.types.is_floating(field.type)]
+                writer = stack.enter_context(pq.ParquetWriter(temporary, batch.schema,
+                                                              use_dictionary=text))
             writer.write_table(batch.cast(writer.schema), row_group_size=PART_ROWS)

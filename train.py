@@ -81,10 +81,11 @@ def fit_and_write(classifier, table, data, out):
     features, genres, _ = songtable.split_rows(table, "train")
     val_features, val_genres, _ = songtable.split_rows(table, "val")
     eval_set = (val_features, val_genres) if len(val_genres) else None
-    with interrupts.stop_on_interrupt():
-        classifier.fit(features, genres, eval_set=eval_set)
-        interrupts.check()  # a press during fit's last validation still stops the run
     record = {"table": provenance.table_record(data, table), "code": provenance.code_record()}
+    with interrupts.stop_on_interrupt():
+        # The table is read for this fit alone: its train rows may become the inputs.
+        classifier.fit(features, genres, eval_set=eval_set, copy_X=False)
+        interrupts.check()  # a press during fit's last validation still stops the run
     with atomic_folder(out) as run:
         classifier.save(run / "model.pt", record)
         write_history(run / "history.csv", classifier.history_)

@@ -32,20 +32,29 @@ class InputTransform:
     def __init__(self, kind="quantile"):
         self.kind = kind
 
-    def fit_transform(self, features):
-        """Fit on ``features`` (the training rows); (self, their inputs as a float32 tensor)."""
+    def fit_transform(self, features, overwrite=False):
+        """Fit on ``features`` (the training rows); (self, their inputs as TrainingInputs).
+        With ``overwrite``, the inputs' values take the place of the features in their own
+        memory (a float32 array, C order), so a large table is held once, not twice."""
         features = np.asarray(features, dtype=np.float32)
         self.missing_columns = np.flatnonzero(np.logical_or.reduce(
             [np.isnan(chunk).any(axis=0) for chunk in _chunks(features)]
             or [np.zeros(features.shape[1], dtype=bool)]))
         self.quantiles = (fit_quantiles(_sample_rows(features, QUANTILE_ROWS))
                           if self.kind == "quantile" else None)
-        inputs = torch.empty((len(features), features.shape[1] + len(self.missing_columns)))
+        values = (torch.from_numpy(_writable(features)) if overwrite and features.flags.c_contiguous
+                  else torch.empty(features.shape))
+        flags = torch.empty((len(features), len(self.missing_columns)), dtype=torch.bool)
         for start, chunk in zip(range(0, len(features), CHUNK_ROWS), _chunks(features)):
-            inputs[start:start + len(chunk)] = torch.from_numpy(self._mapped(chunk))
-        self.mean, self.std = fit_standardisation(inputs)
-        inputs.sub_(self.mean).div_(self.std)
-        return self, torch.nan_to_num_(inputs, nan=0.0)
+            rows = slice(start, start + len(chunk))
+            values[rows] = torch.from_numpy(self._values(chunk))
+            flags[rows] = torch.from_numpy(np.isnan(chunk[:, self.missing_columns]))
+        (value_mean, value_std), (flag_mean, flag_std) = map(fit_standardisation,
+                                                             (values, flags))
+        self.mean, self.std = torch.cat([value_mean, flag_mean]), torch.cat([value_std, flag_std])
+        values.sub_(value_mean).div_(value_std)
+        return self, TrainingInputs(torch.nan_to_num_(values, nan=0.0), flags,
+                                    (0 - flag_mean) / flag_std, (1 - flag_mean) / flag_std)
 
     def __call__(self, features):
         features = np.asarray(features, dtype=np.float32)
@@ -59,10 +68,14 @@ class InputTransform:
     def n_inputs(self):
         return len(self.mean)
 
+    def _values(self, features):
+        """Features through the quantile map (if any), as float32."""
+        mapped = features if self.quantiles is None else gaussianise(features, self.quantiles)
+        return np.asarray(mapped, dtype=np.float32)
+
     def _mapped(self, features):
         """Features through the quantile map (if any), missing-value flags appended."""
-        mapped = features if self.quantiles is None else gaussianise(features, self.quantiles)
-        return np.hstack([mapped, np.isnan(features[:, self.missing_columns])],
+        return np.hstack([self._values(features), np.isnan(features[:, self.missing_columns])],
                          dtype=np.float32)
 
     def state(self):
@@ -76,6 +89,35 @@ class InputTransform:
         transform.quantiles, transform.mean, transform.std = (state["quantiles"], state["mean"],
                                                               state["std"])
         return transform
+
+
+class TrainingInputs:
+    """The training rows' network inputs, held compactly: the standardised values (float32)
+    and the missing-value flags as booleans (a million rows with gaps in 180 columns: 0.7 GB,
+    not 2.7). ``inputs[rows]`` gives those rows' inputs as one float32 tensor, each flag its
+    standardised value ``off`` or ``on``, exactly as InputTransform gives them."""
+
+    def __init__(self, values, flags, off, on):
+        self.values, self.flags, self.off, self.on = values, flags, off, on
+
+    def __len__(self):
+        return len(self.values)
+
+    def __getitem__(self, rows):
+        return torch.cat([self.values[rows], torch.where(self.flags[rows], self.on, self.off)],
+                         dim=1)
+
+    def to(self, device):
+        return TrainingInputs(*(part.to(device)
+                                for part in (self.values, self.flags, self.off, self.on)))
+
+
+def _writable(array):
+    """``array`` made writable: pandas hands out read-only views of a table's values, whose
+    owner, the table's block, may be written."""
+    if not array.flags.writeable:
+        array.flags.writeable = True
+    return array
 
 
 def _chunks(rows):
@@ -132,17 +174,17 @@ def gaussianise(features, quantiles):
     Tied quantiles (a feature with few distinct values) map to the middle of their range, as
     scikit-learn's QuantileTransformer does, by averaging the interpolation both ways.
     """
-    features = np.asarray(features, dtype=np.float64)
+    # Column by column, so each column is read and written in one contiguous run.
+    features = np.asfortranarray(features, dtype=np.float64)
     quantiles = quantiles.numpy()
     levels = np.linspace(0, 1, len(quantiles))
-    mapped = np.empty_like(features)
+    mapped = np.empty_like(features, order="F")
     for column in range(features.shape[1]):
-        points = quantiles[:, column]
-        mapped[:, column] = 0.5 * (np.interp(features[:, column], points, levels)
-                                   - np.interp(-features[:, column], -points[::-1],
-                                               -levels[::-1]))
+        points, values = quantiles[:, column], features[:, column]
+        mapped[:, column] = 0.5 * (np.interp(values, points, levels)
+                                   - np.interp(-values, -points[::-1], -levels[::-1]))
     mapped[np.isnan(features)] = np.nan
-    return special.ndtri(np.clip(mapped, 1e-4, 1 - 1e-4))
+    return special.ndtri(np.clip(mapped, 1e-4, 1 - 1e-4, out=mapped), out=mapped)
 
 
 def class_shares(labels, n_classes):
