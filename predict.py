@@ -244,7 +244,7 @@ def predicted_chunks(classifier, readers, top, genre_counts, progress=True):
     bar = tqdm(unit=" songs", file=sys.stderr, disable=None if progress else True,
                delay=PROGRESS_DELAY, dynamic_ncols=True)
     with bar:
-        for songs in (chunk for reader in readers for chunk in reader):
+        for songs in (chunk for reader in readers for chunk in reader if len(chunk)):
             interrupts.check()
             predictions = predict(classifier, songs, top)
             genre_counts.update(predictions["genre"].value_counts().to_dict())

@@ -61,7 +61,8 @@ def test_report_compares_mlp_with_baselines(trained, tmp_path, capsys):
     assert figure.read_bytes()[:4] == b"\x89PNG"
 
     report = json.loads(metrics.read_text())
-    assert set(report) == {"model", "soft_vote", "baselines", "n_test", "classes"}
+    assert set(report) == {"model", "soft_vote", "baselines", "n_test", "classes",
+                           "baseline_train_songs", "train_songs"}
     assert set(report["baselines"]) == {"majority", "logistic_regression",
                                         "hist_gradient_boosting"}
     assert set(report["model"]) == {"accuracy", "macro_f1", "balanced_accuracy"}
@@ -73,6 +74,22 @@ def test_report_compares_mlp_with_baselines(trained, tmp_path, capsys):
     # Genres are separable in the synthetic timbre: every learner beats the majority class.
     assert report["model"]["macro_f1"] > report["baselines"]["majority"]["macro_f1"] + 0.3
     assert report["soft_vote"]["macro_f1"] > report["baselines"]["majority"]["macro_f1"] + 0.3
+
+
+def test_baselines_learn_from_a_sample_of_a_large_train_split(trained, tmp_path, capsys):
+    data, checkpoint = trained
+    metrics = tmp_path / "metrics.json"
+    train_songs = (songtable.read_table(data)["split"] == "train").sum()
+    assert evaluate.main(["--checkpoint", str(checkpoint), "--data", str(data), "--json",
+                          str(metrics), "--baseline-songs", "120"]) == 0
+    assert f"baselines fitted on 120 of the train split's {train_songs} songs" in (
+        capsys.readouterr().out)
+    report = json.loads(metrics.read_text())
+    assert (report["baseline_train_songs"], report["train_songs"]) == (120, train_songs)
+    assert evaluate.main(["--checkpoint", str(checkpoint), "--data", str(data), "--json",
+                          str(metrics), "--baseline-songs", "0"]) == 0
+    assert "baselines fitted on the same train split" in capsys.readouterr().out
+    assert json.loads(metrics.read_text())["baseline_train_songs"] == train_songs
 
 
 def test_default_figure_goes_beside_the_checkpoint(trained, capsys):

@@ -197,6 +197,20 @@ def test_parquet_table_gives_the_predictions_of_its_csv(checkpoint_path, tmp_pat
     pd.testing.assert_frame_equal(from_csv.drop(index=3), from_parquet.drop(index=3), atol=1e-4)
 
 
+def test_a_table_with_crops_gives_one_row_per_song(checkpoint_path, tmp_path, capsys):
+    """Extract's table with --crops holds each song and its crops: one prediction a song, even
+    when a chunk holds only crops."""
+    pytest.importorskip("pyarrow", reason="needs requirements-scale.txt installed")
+    songs = synthetic_songcsv(n_songs=20).assign(crop=0)
+    crops = [songs.assign(crop=number) for number in (1, 2, 3, 4)]
+    table = pd.concat([songs] + crops, ignore_index=True)  # the songs first, then only crops
+    table.to_parquet(tmp_path / "songs.parquet")
+    assert run_to_csv(capsys, checkpoint_path, tmp_path / "songs.parquet", "--csv",
+                      tmp_path / "genres.csv", "--chunk-size", 10)[0] == 0
+    predicted = pd.read_csv(tmp_path / "genres.csv")
+    assert predicted["track_id"].tolist() == songs["track_id"].tolist()
+
+
 def test_summary_file_gives_one_row_per_song(song_level_checkpoint_path, tmp_path, capsys):
     summary = tmp_path / "msd_summary_file.h5"
     track_ids = [f"TRSUMMARY{number:09d}" for number in range(25)]
