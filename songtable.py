@@ -302,21 +302,25 @@ class ArtistFolds:
 
 
 def artist_groups(table):
-    """The artist id of each row as a group label; a row without one is its own group, or its
-    track's (a song and its crops) when it has a track_id.
+    """Each row's group, as an integer: its artist's; a row without an artist id is its own
+    group, or its track's (a song and its crops) when it has a track_id. Without an artist_id
+    column songs are then split one by one.
 
-    Without an artist_id column songs are then split one by one.
+    The integers number the group names (the artist id, "__track<id>", "__row<i>") in their
+    sorted order, so that the folds and splits drawn over them are those of the names: sorted
+    factorising gives that without a Python string a row (a million songs' crops: seconds and
+    hundreds of MB less).
     """
-    if "artist_id" in table.columns:
-        artists = table["artist_id"].astype("object").to_numpy(copy=True)
-    else:
-        artists = np.full(len(table), None, dtype=object)
-    tracks = (table["track_id"].astype("object").to_numpy() if "track_id" in table.columns
-              else artists)
-    unknown = pd.isna(artists)
-    artists[unknown] = [f"__row{i}" if pd.isna(tracks[i]) else f"__track{tracks[i]}"
-                        for i in np.flatnonzero(unknown)]
-    return artists
+    artists = (table["artist_id"].astype("string") if "artist_id" in table.columns
+               else pd.Series(pd.NA, index=table.index, dtype="string"))
+    unknown = artists.isna().to_numpy()
+    if unknown.any():
+        tracks = (table["track_id"].astype("string") if "track_id" in table.columns
+                  else pd.Series(pd.NA, index=table.index, dtype="string"))
+        artists = artists.to_numpy(dtype=object)
+        artists[unknown] = [f"__row{i}" if pd.isna(tracks.iloc[i]) else f"__track{tracks.iloc[i]}"
+                            for i in np.flatnonzero(unknown)]
+    return pd.factorize(artists, sort=True)[0]
 
 
 def folds(n_folds, seed):
