@@ -23,6 +23,7 @@ import pandas as pd
 from dataset.errors import first_line
 from dataset.features import CROP
 from dataset.outputs import atomic_output
+from dataset.writers import SCALE_INSTALL
 
 LABEL = "genre"
 SOURCE = "genre_source"
@@ -40,7 +41,6 @@ TEXT_COLUMNS = TRACE_COLUMNS[:2] + LABEL_COLUMNS[:4] + (TRAIN_ONLY, "song_id", "
 IDENTIFIER = re.compile(r"(^|[^a-z])(id|ids|idx|index|mbid|uuid|guid)$|(?-i:[a-z0-9]I[dD])$"
                         r"|7digitalid$|playmeid$|^idx_|^shs_|^unnamed: ?\d+$", re.IGNORECASE)
 PART_ROWS = 100_000  # rows a Parquet row group (and a CSV chunk) written at a time
-SCALE_INSTALL = "pip install -r requirements-scale.txt"
 
 
 class TableError(Exception):
