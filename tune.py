@@ -26,6 +26,7 @@ from dataset import interrupts  # first: Ctrl-C during the slow imports below ex
 interrupts.starting(__name__, "the search")
 
 import argparse
+import contextlib
 import csv
 import json
 import sys
@@ -38,7 +39,8 @@ import options
 import scoring
 import songtable
 from classifier import GenreClassifier
-from dataset.outputs import OutputError, atomic_output
+from dataset.errors import first_line
+from dataset.outputs import OutputError, atomic_output, cannot_write
 from options import SEARCH_SPACE, as_parameters, suggest
 
 STUDY = "tune"
@@ -180,6 +182,38 @@ def parse_args(argv):
     return args, options.chosen_parameters(parser, args)
 
 
+def search(optuna, table, base, args):
+    """Run the search's remaining trials, writing the results as each ends; (study, rows)."""
+    study = open_study(optuna, args.out, args.method, args.search_seed, {
+        "method": args.method, "objective": args.objective, "folds": args.folds,
+        "search_seed": args.search_seed, "rows": len(table),
+        "base": options.as_json(base), "space": list(SEARCH_SPACE)})
+    objective = objective_function(table, base, args)
+    remaining = args.trials - len(finished_trials(optuna, study))
+    with interrupts.stop_on_interrupt():
+        for _ in range(remaining):
+            study.optimize(objective, n_trials=1)
+            rows = finished_trials(optuna, study)
+            write_results(args.out, rows, base, study.best_trial.number)
+            print(format_progress(rows[-1], len(rows), args.trials), flush=True)
+    return study, finished_trials(optuna, study)
+
+
+@contextlib.contextmanager
+def writing_study(optuna, out):
+    """OutputError in one line when OUT or its study database cannot be written (a full disk,
+    a read-only folder): Optuna's storage raises SQLAlchemy's errors for them."""
+    from sqlalchemy import exc  # Optuna's storage layer, installed with it
+    try:
+        yield
+    except OSError as err:
+        raise cannot_write(out, err) from None
+    except (exc.OperationalError, optuna.exceptions.StorageInternalError) as err:
+        cause = err.orig if isinstance(err, exc.OperationalError) else err
+        raise OutputError(f"{out / 'study.db'}: cannot write it: {first_line(cause)} (free "
+                          "space or choose another --out)") from None
+
+
 def main(argv=None):
     args, base = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -187,20 +221,9 @@ def main(argv=None):
         optuna = import_optuna()
         table = songtable.read_table(args.data)
         table = table[table[songtable.SPLIT] != "test"].reset_index(drop=True)
-        study = open_study(optuna, args.out, args.method, args.search_seed, {
-            "method": args.method, "objective": args.objective, "folds": args.folds,
-            "search_seed": args.search_seed, "rows": len(table),
-            "base": options.as_json(base), "space": list(SEARCH_SPACE)})
-        objective = objective_function(table, base, args)
         started = time.perf_counter()
-        remaining = args.trials - len(finished_trials(optuna, study))
-        with interrupts.stop_on_interrupt():
-            for _ in range(remaining):
-                study.optimize(objective, n_trials=1)
-                rows = finished_trials(optuna, study)
-                write_results(args.out, rows, base, study.best_trial.number)
-                print(format_progress(rows[-1], len(rows), args.trials), flush=True)
-        rows = finished_trials(optuna, study)
+        with writing_study(optuna, args.out):
+            study, rows = search(optuna, table, base, args)
     except (songtable.TableError, TuneError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -173,3 +173,12 @@ def test_predict_marks_the_songs_the_model_learned_from(real_tables, capsys):
     marks = predictions["learned_from"].fillna("").to_numpy()
     assert (marks == np.where(table[songtable.SPLIT] == "test", "",
                               table[songtable.SPLIT])).all()
+
+
+def test_the_soft_vote_matches_the_trees_genres_by_name():
+    """The trees' probability columns follow their own genres: a genre they never saw gets 0,
+    not the next genre's share."""
+    from sklearn.dummy import DummyClassifier
+    trees = DummyClassifier(strategy="prior").fit(np.zeros((4, 1)), ["Rap", "Rap", "Jazz", "Rap"])
+    aligned = evaluate.aligned_probabilities(trees, np.zeros((1, 1)), ["Blues", "Jazz", "Rap"])
+    assert aligned.tolist() == [[0.0, 0.25, 0.75]]
