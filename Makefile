@@ -83,14 +83,14 @@ $(DATA)/SongCSV.csv: $(SONGS) $(shell find $(SONGS) -type d 2>/dev/null) $(LABEL
 		--workers $(WORKERS)
 
 $(DATA)/preprocessed_data.csv: $(DATA)/SongCSV.csv preprocess.py $(LIBRARY)
-	$(PYTHON) preprocess.py --input $< --output $@ --split-seed $(SEED) \
+	$(PYTHON) preprocess.py --data $< --out $@ --split-seed $(SEED) \
 		$(if $(TRAIN_ONLY),--train-only $(TRAIN_ONLY))
 
 $(RUN)/model.pt: $(DATA)/preprocessed_data.csv train.py $(LIBRARY)
 	$(PYTHON) train.py --data $< --out $(RUN) --seed $(SEED)
 
 $(RUN)/metrics.json: $(RUN)/model.pt $(DATA)/preprocessed_data.csv evaluate.py $(LIBRARY)
-	$(PYTHON) evaluate.py --checkpoint $< --data $(DATA)/preprocessed_data.csv --json $@
+	$(PYTHON) evaluate.py --checkpoint $< --data $(DATA)/preprocessed_data.csv --out $@
 
 demo: setup
 	$(MAKE) pipeline DATA=data/demo SONGS=data/demo/data LABELS=data/demo/sample_genres.cls \

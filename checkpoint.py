@@ -27,7 +27,8 @@ from dataset.outputs import atomic_output
 CHECKPOINT_KEYS = ("model", "model_args", "feature_names", "missing_columns", "quantiles", "mean",
                    "std", "classes", "class_prior", "prior_correction", "config", "metrics")
 # Parameters renamed since a checkpoint or a JSON config may have been written: old -> new.
-RENAMED_PARAMETERS = {"validation_fraction": "val_fraction"}
+RENAMED_PARAMETERS = {"validation_fraction": "holdout_fraction",
+                      "val_fraction": "holdout_fraction"}
 
 
 class CheckpointError(Exception):

@@ -65,7 +65,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
                  lr=0.001, momentum=0.9, weight_decay=0.01, optimizer="adamw", patience=10,
                  class_weight_power=0.78, prior_correction="auto", input_noise=0.2,
                  input_transform="quantile", label_smoothing=0.05, stop_on="score", ensemble=5,
-                 bootstrap=False, val_fraction=0.15, seed=0, device="auto", verbose=False):
+                 bootstrap=False, holdout_fraction=0.15, seed=0, device="auto", verbose=False):
         self.hidden = hidden
         self.dropout = dropout
         self.epochs = epochs
@@ -83,7 +83,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         self.stop_on = stop_on
         self.ensemble = ensemble
         self.bootstrap = bootstrap
-        self.val_fraction = val_fraction
+        self.holdout_fraction = holdout_fraction
         self.seed = seed
         self.device = device
         self.verbose = verbose
@@ -103,7 +103,8 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
                     ", or auto" if name == "batch_size" else ""))
         ranges = {"dropout": (0, 1, "[0, 1)"), "class_weight_power": (0, 1.0001, "[0, 1]"),
                   "prior_correction": (0, 1.0001, "[0, 1] or auto"),
-                  "label_smoothing": (0, 1, "[0, 1)"), "val_fraction": (1e-9, 0.5, "(0, 0.5)")}
+                  "label_smoothing": (0, 1, "[0, 1)"),
+                  "holdout_fraction": (1e-9, 0.5, "(0, 0.5)")}
         for name, (low, high, shown) in ranges.items():
             value = getattr(self, name)
             if not (name == "prior_correction" and value == "auto"
@@ -127,7 +128,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         """Learn from features ``X`` (DataFrame or array; NaN for unknown values) and genres ``y``.
 
         Early stopping watches ``eval_set`` = (features, genres) when given; otherwise a
-        ``val_fraction`` of the rows is held out, whole artists when ``groups`` (one artist id
+        ``holdout_fraction`` of the rows is held out, whole artists when ``groups`` (one artist id
         per row) is given. Rows marked ``train_only`` (weaker labels, crops) only train, as
         songtable.learning_rows rules: never held out, not counted in the genre shares that the
         prior correction moves towards. Features from songtable.split_rows say each row's
@@ -161,7 +162,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             val_songs = song_keys(None if val_identity is None else val_identity[1],
                                   val_features)
         else:
-            train, held = songtable.holdout_rows(labels, groups, weak, self.val_fraction,
+            train, held = songtable.holdout_rows(labels, groups, weak, self.holdout_fraction,
                                                  self.seed)
             val, val_songs = (features[held], labels[held]), songs[held]
             features, labels, weak, songs = (features[train], labels[train], weak[train],
@@ -218,6 +219,14 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
     def predict(self, X):
         """The most probable genre of each song."""
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+    def predict_on(self, device):
+        """Predict on ``device`` (auto, cpu, cuda, cuda:1) from now on: the fitted network moves
+        there (evaluate.py, predict.py --device; fit and load leave it on the CPU). Returns
+        self; SettingError for a device torch does not have."""
+        check_is_fitted(self)
+        self.network_.to(torch_device(device))
+        return self
 
     def save(self, path, provenance=None):
         """Write the self-contained checkpoint (checkpoint.py) to ``path`` atomically, with the
@@ -320,13 +329,14 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         """Probabilities, corrected by ``share`` of the class weighting (the fitted one when
         None), computed PREDICTION_ROWS songs at a time."""
         share = self.prior_correction_ if share is None else share
+        device = next(self.network_.parameters()).device  # the CPU, unless predict_on moved it
         parts = []
         with torch.no_grad():
             for start in range(0, len(features), PREDICTION_ROWS):
-                inputs = self.transform_(features[start:start + PREDICTION_ROWS])
+                inputs = self.transform_(features[start:start + PREDICTION_ROWS]).to(device)
                 probabilities = torch.softmax(self.network_(inputs), dim=2).mean(dim=0)
                 parts.append(correct_prior(probabilities, self.class_prior_,
-                                           share * self.class_weight_power))
+                                           share * self.class_weight_power).cpu())
         return torch.cat(parts).numpy() if parts else np.zeros((0, len(self.classes_)))
 
     def _val_scores(self, probabilities, labels, share):
@@ -337,15 +347,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         return found["accuracy"], found["macro_f1"]
 
     def _device(self):
-        if self.device == "auto":
-            return "cuda" if torch.cuda.is_available() else "cpu"
-        try:
-            device = torch.device(self.device)
-        except (RuntimeError, TypeError):
-            raise SettingError("device", "is not a torch device (cpu, cuda, cuda:1)") from None
-        if device.type == "cuda" and not torch.cuda.is_available():
-            raise SettingError("device", "is cuda but no CUDA device is available")
-        return str(device)
+        return torch_device(self.device)
 
     def _checked(self, X, reset=False):
         """``X`` as a float32 array of the fitted columns; FitError for values it cannot use."""
@@ -362,3 +364,17 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
             raise FitError("genres the model was not trained on: "
                              + songtable.summarise(unknown))
         return np.array([index[genre] for genre in genres], dtype=np.int64)
+
+
+def torch_device(name):
+    """The torch device ``name`` says (auto: cuda when torch sees a GPU, else cpu);
+    SettingError("device", ...) for one that is not a device or not on this machine."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise SettingError("device", "is not a torch device (cpu, cuda, cuda:1)") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SettingError("device", "is cuda but no CUDA device is available")
+    return str(device)

@@ -2,7 +2,7 @@
 
 Usage:
     python evaluate.py --checkpoint runs/NAME/model.pt --data data/preprocessed_data.csv \
-        [--json metrics.json] [--figure runs/NAME/confusion_matrix.png] [--soft-vote]
+        [--out runs/NAME/metrics.json] [--figure runs/NAME/confusion_matrix.png] [--soft-vote]
 
 Prints accuracy, macro-F1 and balanced accuracy of the MLP and of three baselines fitted on the
 same train split (without songs' crops, which lower their scores; at most --baseline-songs of
@@ -10,15 +10,16 @@ its songs, a sample, on a table of a million) and features (majority class,
 logistic regression, HistGradientBoosting, both class-balanced), the MLP's per-genre
 precision/recall/F1, and draws its confusion matrix. An ensemble checkpoint (train.py
 --ensemble) is scored like any other. --soft-vote adds the mean of the MLP's and
-HistGradientBoosting's genre probabilities as one more method. A table whose test songs the
-model learned from (split with another seed, or another table of the same songs) is refused in
-one line, as is a checkpoint that holds no record of its songs.
+HistGradientBoosting's genre probabilities as one more method. --data is the table the model
+was trained on (its test split is scored): a table whose test songs the model learned from
+(split with another seed, or another table of the same songs) is refused in one line, as is a
+checkpoint that holds no record of its songs. --device cpu (the default) or cuda: where the MLP
+predicts.
 """
 from dataset import interrupts  # first: Ctrl-C during the slow imports below exits cleanly
 
 interrupts.starting(__name__, "evaluation")
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -33,9 +34,10 @@ import options
 import plots
 import scoring
 import songtable
-from dataset.outputs import OutputError, atomic_output
 from checkpoint import CheckpointError
 from classifier import GenreClassifier
+from dataset import cli
+from dataset.outputs import OutputError, atomic_output
 
 MODEL_TITLE = "MLP"
 # Songs the baselines learn from at most: HistGradientBoosting on a million songs' train split
@@ -44,7 +46,7 @@ BASELINE_SONGS = 100_000
 SOFT_VOTE_TITLE = "MLP + HGB soft vote"
 
 
-def evaluate(classifier, table, seed=0, soft_vote=False, baseline_songs=BASELINE_SONGS):
+def evaluate(classifier, table, baseline_seed=0, soft_vote=False, baseline_songs=BASELINE_SONGS):
     """Test-split report of ``classifier`` and of baselines fitted on the train split (at most
     ``baseline_songs`` of its songs, a sample stratified by genre; None: all).
 
@@ -55,7 +57,7 @@ def evaluate(classifier, table, seed=0, soft_vote=False, baseline_songs=BASELINE
     "soft_vote": the scores of the mean of the MLP's and HistGradientBoosting's probabilities.
     """
     names = list(classifier.feature_names_in_)
-    baselines = scoring.baselines(seed)
+    baselines = scoring.baselines(baseline_seed)
     # Songs' crops (extract --crops) train the MLP only: the baselines score lower with them.
     train_x, train_y, _ = songtable.split_rows(
         scoring.training_table(baselines["logistic_regression"], table), "train")
@@ -72,7 +74,7 @@ def evaluate(classifier, table, seed=0, soft_vote=False, baseline_songs=BASELINE
     train_songs = len(train_y)
     if baseline_songs is not None and baseline_songs < train_songs:
         train_x, _, train_y, _ = train_test_split(train_x, train_y, train_size=baseline_songs,
-                                                  stratify=train_y, random_state=seed)
+                                                  stratify=train_y, random_state=baseline_seed)
     probabilities = classifier.predict_proba(test_x)
     predicted = classifier.classes_[probabilities.argmax(axis=1)]
     fitted = {}
@@ -160,24 +162,33 @@ def trained_on(classifier, data):
             + f"; evaluate it on that table, or train a model on {data}")
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--checkpoint", default="runs/main/model.pt", help="written by train.py")
-    parser.add_argument("--data", default="data/preprocessed_data.csv",
-                        help="the table the checkpoint was trained on (its test split is scored)")
-    parser.add_argument("--json", help="also write the scores to this JSON file")
-    parser.add_argument("--figure", help="confusion-matrix PNG "
+def build_parser():
+    parser = cli.new_parser(__doc__)
+    options.add_checkpoint_option(parser)
+    cli.add_data_option(parser)
+    parser.add_argument("--out", metavar="JSON",
+                        help="also write the scores to this JSON file (metrics.json)")
+    parser.add_argument("--figure", metavar="PNG", help="the confusion matrix "
                         "(default: confusion_matrix.png beside the checkpoint)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the baselines")
+    parser.add_argument("--baseline-seed", type=int, default=0,
+                        help="seed of the baselines and of their sample of train songs")
     parser.add_argument("--baseline-songs", type=int, default=BASELINE_SONGS, metavar="SONGS",
                         help="the baselines learn from at most this many train songs (a sample "
                         "stratified by genre); 0: all of them")
     parser.add_argument("--soft-vote", action="store_true",
                         help="also score the mean probability of the MLP and HistGradientBoosting")
     options.add_threads_option(parser)
+    options.add_device_option(parser)
+    cli.add_renamed(parser, "--json", "--out")
+    cli.add_renamed(parser, "--seed", "--baseline-seed")
+    return parser
+
+
+def parse_args(argv):
+    parser = build_parser()
     args = parser.parse_args(argv)
     options.check_threads(parser, args)
+    options.check_device(parser, args)
     if args.baseline_songs < 0:
         parser.error("--baseline-songs must be 0 (all) or more")
     return args
@@ -188,19 +199,19 @@ def main(argv=None):
     figure = args.figure or Path(args.checkpoint).with_name("confusion_matrix.png")
     torch.set_num_threads(args.threads)
     try:
-        classifier = GenreClassifier.load(args.checkpoint)
+        classifier = GenreClassifier.load(args.checkpoint).predict_on(args.device)
         with threadpool_limits(args.threads):
             # What evaluate reads: the test songs, and the train songs the baselines learn from.
             table = songtable.read_table(args.data, splits=("train", "test"), crops=False)
-            report = evaluate(classifier, table, args.seed, args.soft_vote,
+            report = evaluate(classifier, table, args.baseline_seed, args.soft_vote,
                               args.baseline_songs or None)
         plots.confusion_matrix(figure, report["confusion"], report["classes"],
                                f"MLP on the test split ({report['n_test']} songs)")
-        if args.json:
+        if args.out:
             summary = {key: report[key] for key in ("model", "soft_vote", "baselines", "n_test",
                                                      "classes", "baseline_train_songs",
                                                      "train_songs") if key in report}
-            with atomic_output(args.json) as temporary:
+            with atomic_output(args.out) as temporary:
                 temporary.write_text(json.dumps(summary, indent=2) + "\n")
     except scoring.LeakError as err:
         print(f"error: {args.checkpoint}: {err}{trained_on(classifier, args.data)}",
@@ -216,8 +227,8 @@ def main(argv=None):
     print("MLP per genre:")
     print(format_per_genre(report))
     print(f"wrote {figure}")
-    if args.json:
-        print(f"wrote {args.json}")
+    if args.out:
+        print(f"wrote {args.out}")
     return 0
 
 

@@ -1,11 +1,25 @@
-"""The one declaration of the training configuration, as scripts and searches see it.
+"""The one declaration of the learning scripts' options and of the training configuration.
 
 Usage:
     import options
-    options.add_parameter_options(parser)              # --hidden, --lr, ... --config
+    from dataset import cli
+    parser = cli.new_parser(__doc__)                   # the --help layout of every script
+    cli.add_data_option(parser)                        # --data
+    options.add_checkpoint_option(parser)              # evaluate, predict: --checkpoint, and
+    options.add_device_option(parser)                  # --device, where the network predicts
+    options.add_threads_option(parser)                 # --threads
+    options.add_parameter_options(parser)              # train, tune: --hidden, --lr, ... --config
     args = parser.parse_args(argv)
     parameters = options.chosen_parameters(parser, args)    # defaults < --config < command line
     settings = options.suggest(trial)                  # an Optuna trial's draw from SEARCH_SPACE
+
+The scripts name the same thing the same way: the input table is --data, what a script writes
+--out, --threads its CPU threads, --device where the network runs, --seed the networks' seed
+(the split's is preprocess --split-seed, the baselines' evaluate --baseline-seed, the search's
+tune --search-seed); lists take values separated by spaces, commas or both; an old name still
+works, with a note. Each shared option is declared once, with one help line: here, or in
+dataset/cli.py where a script without torch needs it too (--data, --quiet, the list and
+renamed options).
 
 GenreClassifier's constructor parameters are the configuration; this module gives each a help
 line, turns them into command-line options of the same names (train.py, tune.py), reads them
@@ -17,7 +31,8 @@ import json
 from pathlib import Path
 
 from checkpoint import RENAMED_PARAMETERS
-from classifier import GenreClassifier, SettingError
+from classifier import GenreClassifier, SettingError, torch_device
+from dataset import cli
 
 PARAMETER_HELP = {
     "hidden": "widths of the hidden layers (three make the four-linear-layer MLP)",
@@ -46,10 +61,11 @@ PARAMETER_HELP = {
     "ensemble": "train this many networks (seeds seed, seed+1, ...) and average their "
                 "probabilities",
     "bootstrap": "train each network of an ensemble on a resample of the training rows",
-    "val_fraction": "share of the training artists held out for early stopping when no "
-                    "validation rows are given (train.py uses the table's val split)",
-    "seed": "seed of the weights, shuffling, dropout, noise and held-out artists",
-    "device": "auto (cuda if present), cpu or cuda",
+    "holdout_fraction": "share of the training artists held out for early stopping when no "
+                        "validation rows are given (train.py uses the table's val split)",
+    "seed": "seed of the networks: their weights, shuffling, dropout, noise and held-out "
+            "artists",
+    "device": "where the network runs: auto (cuda if torch sees a GPU), cpu or cuda",
     "verbose": "print one line per epoch",
 }
 HIDDEN_PARAMETERS = ("verbose",)  # the scripts decide what they print
@@ -84,23 +100,31 @@ def option_defaults():
 
 
 def add_parameter_options(parser):
-    """--config and one option per parameter, typed by its default. Options not given stay
+    """--config and one option per parameter, typed by its default; a renamed parameter's old
+    option (checkpoint.RENAMED_PARAMETERS) still works, with a note. Options not given stay
     unset, so a --config file's value is only overridden by what the user typed."""
     parser.add_argument("--config", help="JSON file of the options below (e.g. best.json of "
                         "tune.py); options on the command line override it")
     for name, default in option_defaults().items():
-        option = "--" + name.replace("_", "-")
+        option = _option(name)
         shown = " ".join(map(str, default)) if isinstance(default, tuple) else default
         settings = {"default": argparse.SUPPRESS,
                     "help": f"{PARAMETER_HELP[name]} (default: {shown})"}
         if isinstance(default, bool):
             parser.add_argument(option, action=argparse.BooleanOptionalAction, **settings)
         elif isinstance(default, tuple):
-            parser.add_argument(option, type=int, nargs="+", **settings)
+            cli.add_list_option(parser, option, item=int, **settings)
         elif isinstance(default, str):
             parser.add_argument(option, type=_number_or_text, **settings)
         else:
             parser.add_argument(option, type=type(default), **settings)
+    for old, new in RENAMED_PARAMETERS.items():
+        cli.add_renamed(parser, _option(old), _option(new))
+
+
+def _option(name):
+    """A parameter's command-line option: holdout_fraction -> --holdout-fraction."""
+    return "--" + name.replace("_", "-")
 
 
 def chosen_parameters(parser, args):
@@ -117,20 +141,37 @@ def chosen_parameters(parser, args):
     try:
         GenreClassifier(**parameters).check_params()
     except SettingError as err:
-        parser.error(f"--{err.name.replace('_', '-')} {err.requirement}")
+        parser.error(f"{_option(err.name)} {err.requirement}")
     return parameters
 
 
-def add_threads_option(parser, default=1):
-    parser.add_argument("--threads", type=int, default=default,
-                        help="CPU threads for torch and the baselines: a small MLP runs fastest "
-                        "on one, and a busy machine slows many threads tenfold "
-                        "(default: %(default)s)")
+def add_checkpoint_option(parser):
+    parser.add_argument("--checkpoint", default="runs/main/model.pt", metavar="MODEL",
+                        help="the model: a model.pt written by train.py")
+
+
+def add_threads_option(parser):
+    parser.add_argument("--threads", type=int, default=1, metavar="N",
+                        help="CPU threads for torch (and the baselines' libraries): a small MLP "
+                        "runs fastest on one, and a busy machine slows many threads tenfold")
 
 
 def check_threads(parser, args):
     if args.threads < 1:
         parser.error("--threads must be at least 1")
+
+
+def add_device_option(parser):
+    """--device of a script that predicts with a trained model: on the CPU unless told (train.py
+    and tune.py have it as the GenreClassifier parameter, default auto)."""
+    parser.add_argument("--device", default="cpu", help=PARAMETER_HELP["device"])
+
+
+def check_device(parser, args):
+    try:
+        torch_device(args.device)
+    except SettingError as err:
+        parser.error(f"--device {err.requirement}")
 
 
 def read_parameters(path):

@@ -2,7 +2,7 @@
 
 Usage:
     python predict.py --checkpoint runs/NAME/model.pt INPUT [INPUT ...]
-    python predict.py --checkpoint runs/NAME/model.pt msd_summary_file.h5 --csv genres.csv --top 3
+    python predict.py --checkpoint runs/NAME/model.pt msd_summary_file.h5 --out genres.csv --top 3
 
 INPUT is any mix of MSD .h5 files (single-track, aggregate or summary files), folders (searched
 recursively for .h5), SongCSV-style tables (*.csv) and Parquet tables (*.parquet: a file, or a
@@ -22,8 +22,8 @@ no evidence of how the model does on new songs), empty for the others ("unknown"
 checkpoint from before train.py recorded its songs). A song without a track id is named by
 where it came from (FILE:LINE of a CSV, FILE:row N of a Parquet table, FILE[N] of an .h5 file)
 and known to learned_from by its feature values.
-- Without --csv the predictions are printed as a table with these columns, one line per song.
-- With --csv OUT they are written to OUT (probabilities to 4 decimals), and only a summary is
+- Without --out the predictions are printed as a table with these columns, one line per song.
+- With --out OUT they are written to OUT (probabilities to 4 decimals), and only a summary is
   printed: songs predicted, songs per genre, where they went. OUT appears only when every song
   is written (it is written to .OUT.partial and renamed); a progress bar runs on stderr.
 
@@ -42,7 +42,6 @@ from dataset import interrupts  # first: Ctrl-C during the slow imports below ex
 
 interrupts.starting(__name__, "prediction")
 
-import argparse
 import collections
 import importlib
 import os
@@ -51,10 +50,12 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm import tqdm
 
+import options
 import songtable
-from dataset import extract, features, hdf5_getters
+from dataset import cli, extract, features, hdf5_getters
 from dataset.errors import InputError, first_line
 from dataset.outputs import OutputError, atomic_output
 from dataset.songfiles import TRACK_FILE_NAME, file_parts, find_song_files
@@ -63,7 +64,7 @@ from checkpoint import CheckpointError
 from classifier import GenreClassifier
 
 CHUNK_SONGS = 10_000  # songs read, predicted and written at a time: a summary file's part
-PROBABILITY_FORMAT = "%.4f"  # in --csv: finer than any difference a genre choice rests on
+PROBABILITY_FORMAT = "%.4f"  # in --out: finer than any difference a genre choice rests on
 PROGRESS_DELAY = 1.0  # seconds before the progress bar shows: none for a handful of songs
 PLACE = "place"  # where a song without a track id came from, its name in the output
 LEARNED = "learned_from"
@@ -293,44 +294,53 @@ def format_predictions(predictions, widths, header=True):
 
 
 def summary_line(genre_counts, out, skipped):
-    """What a --csv run did, in one line: songs predicted, songs per genre, where they went."""
+    """What an --out run did, in one line: songs predicted, songs per genre, where they went."""
     genres = ", ".join(f"{genre} {count}" for genre, count in genre_counts.most_common())
     return (f"predicted {genre_counts.total()} songs ({genres}); wrote {out}"
             + (f"; skipped {len(skipped)} unreadable files" if skipped else ""))
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--checkpoint", default="runs/main/model.pt", help="written by train.py")
+def build_parser():
+    parser = cli.new_parser(__doc__)
+    options.add_checkpoint_option(parser)
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help=".h5 files (single-track, aggregate or summary files), folders of "
                              "them, SongCSV-style .csv tables or .parquet tables (pyarrow: "
                              f"{SCALE_INSTALL})")
-    parser.add_argument("--csv", metavar="OUT",
-                        help="write the predictions to OUT, chunk by chunk (columns track_id, "
-                             "genre, probability, genre_2, probability_2, ... up to --top), "
-                             "and print only a summary; without it the table is printed")
+    parser.add_argument("--out", metavar="CSV",
+                        help="write the predictions to this CSV file, chunk by chunk (columns "
+                             "track_id, genre, probability, genre_2, probability_2, ... up to "
+                             "--top), and print only a summary; without it the table is printed")
     parser.add_argument("--top", type=int, default=1, metavar="K",
                         help="the K most likely genres of each song, best first, each with its "
-                             "probability (in the table and in --csv)")
+                             "probability (in the table and in --out)")
     parser.add_argument("--chunk-size", type=int, default=CHUNK_SONGS, metavar="SONGS",
                         help="songs read and predicted at a time (memory grows with it, not "
                              "with the number of songs)")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
                         help="processes reading .h5 files while this one predicts (1: read "
                              "here)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli.add_quiet_option(parser)
+    options.add_threads_option(parser)
+    options.add_device_option(parser)
+    cli.add_renamed(parser, "--csv", "--out")
+    return parser
+
+
+def parse_args(argv):
+    parser = build_parser()
     args = parser.parse_args(argv)
+    options.check_threads(parser, args)
+    options.check_device(parser, args)
     if min(args.top, args.chunk_size, args.workers) < 1:
         parser.error("--top, --chunk-size and --workers must be at least 1")
     return args
 
 
 def predict_inputs(args, skipped):
-    """Load the checkpoint, then predict every input song to --csv or the terminal; returns the
+    """Load the checkpoint, then predict every input song to --out or the terminal; returns the
     songs per genre."""
-    classifier = GenreClassifier.load(args.checkpoint)
+    classifier = GenreClassifier.load(args.checkpoint).predict_on(args.device)
     if classifier.learned_songs_ is None:
         print(f"note: {args.checkpoint} holds no record of the songs it learned from (an older "
               f"train.py wrote it): {LEARNED} says unknown", file=sys.stderr)
@@ -339,14 +349,14 @@ def predict_inputs(args, skipped):
                          f"{len(classifier.classes_)} genres")
     genre_counts = collections.Counter()
     # The bar would garble a table printed to the same terminal.
-    progress = not args.quiet and (args.csv is not None or not sys.stdout.isatty())
+    progress = not args.quiet and (args.out is not None or not sys.stdout.isatty())
     # Song files are read in other processes while this one predicts and writes.
     with extract.local_engine(args.workers) as read_files:
         readers = plan_reading(args.inputs, classifier.feature_names_in_, args.chunk_size,
                                skipped, read_files)
         predictions = predicted_chunks(classifier, readers, args.top, genre_counts, progress)
-        if args.csv:
-            write_csv(predictions, args.csv)
+        if args.out:
+            write_csv(predictions, args.out)
         else:
             print_table(predictions, classifier.classes_)
     return genre_counts
@@ -354,6 +364,7 @@ def predict_inputs(args, skipped):
 
 def main(argv=None):
     args = parse_args(argv)
+    torch.set_num_threads(args.threads)
     skipped = []
     try:
         with interrupts.stop_on_interrupt():
@@ -362,11 +373,11 @@ def main(argv=None):
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\ninterrupted" + (f": {args.csv} not written" if args.csv else ""),
+        print("\ninterrupted" + (f": {args.out} not written" if args.out else ""),
               file=sys.stderr)
         return 130
-    if args.csv:
-        print(summary_line(genre_counts, args.csv, skipped))
+    if args.out:
+        print(summary_line(genre_counts, args.out, skipped))
     return 1 if skipped else 0
 
 

@@ -1,9 +1,9 @@
 """Clean SongCSV.csv into a training table with an artist-disjoint train/val/test split.
 
 Usage:
-    python preprocess.py --input data/SongCSV.csv --output data/preprocessed_data.csv \
+    python preprocess.py --data data/SongCSV.csv --out data/preprocessed_data.csv \
         [--features 'timbre_*' ...] [--exclude 'artist_*' ...]
-    python preprocess.py --input data/SongCSV.parquet --output data/preprocessed_data.parquet
+    python preprocess.py --data data/SongCSV.parquet --out data/preprocessed_data.parquet
 
 Rows without a genre, duplicate songs and genres with fewer than --min-per-genre songs are
 dropped. Every numeric column that is not an identifier (track_id, artist_mbid, idx_*, ...), a
@@ -13,7 +13,7 @@ why the others are not. Missing values stay empty: the classifier imputes them w
 mean and flags them. ``track_id`` and ``artist_id`` stay for tracing rows back and are never
 features. The ``split`` column is stratified by genre and, when ``artist_id`` is present,
 artist-disjoint: one artist's songs all land in the same split. Songs labelled by a --train-only
-source (weaker labels, e.g. --labels data/lastfm_subset,echonest-terms at extract) join the
+source (weaker labels, e.g. --labels data/lastfm_subset echonest-terms at extract) join the
 train split only, unless their artist is in val or test; so do songs' crops (extract --crops),
 which follow their song. The logic is songtable.plan_cleaning.
 
@@ -26,27 +26,25 @@ from dataset import interrupts  # first: Ctrl-C during the slow imports below ex
 
 interrupts.starting(__name__, "preprocessing")
 
-import argparse
 import sys
 
 import songtable
 import tablefiles
+from dataset import cli
 from dataset.outputs import OutputError
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--input", default="data/SongCSV.csv",
-                        help="SongCSV-style table: CSV, Parquet file or folder of Parquet parts")
-    parser.add_argument("--output", default="data/preprocessed_data.csv",
-                        help="training table: Parquet if the name ends in .parquet, else CSV")
-    parser.add_argument("--features", nargs="+", metavar="PATTERN",
+def build_parser():
+    parser = cli.new_parser(__doc__)
+    cli.add_data_option(parser, default="data/SongCSV.csv")
+    parser.add_argument("--out", default="data/preprocessed_data.csv", metavar="TABLE",
+                        help="the training table: Parquet if the name ends in .parquet, else CSV")
+    cli.add_list_option(parser, "--features", metavar="PATTERN",
                         help="use only the numeric columns matching these shell patterns "
                         "(default: every numeric column that is not an identifier or label)")
-    parser.add_argument("--exclude", nargs="+", metavar="PATTERN",
+    cli.add_list_option(parser, "--exclude", metavar="PATTERN",
                         help="leave out the columns matching these shell patterns")
-    parser.add_argument("--train-only", nargs="+", metavar="SOURCE",
+    cli.add_list_option(parser, "--train-only", metavar="SOURCE",
                         help="label sources (genre_source patterns, e.g. echonest-terms) whose "
                         "songs only train: weaker labels never validate or test")
     parser.add_argument("--min-per-genre", type=int, default=10,
@@ -56,24 +54,30 @@ def parse_args(argv):
     parser.add_argument("--test-fraction", type=float, default=0.15,
                         help="share of songs (whole artists) in the test split")
     parser.add_argument("--split-seed", type=int, default=0,
-                        help="seed of the split (the scripts' --seed seeds training)")
-    return parser.parse_args(argv)
+                        help="seed of the split (train.py's --seed seeds the networks)")
+    cli.add_renamed(parser, "--input", "--data")
+    cli.add_renamed(parser, "--output", "--out")
+    return parser
+
+
+def parse_args(argv):
+    return build_parser().parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
     notes = []
     try:
-        raw = tablefiles.read(args.input, text=songtable.CLEANING_COLUMNS)
+        raw = tablefiles.read(args.data, text=songtable.CLEANING_COLUMNS)
         plan = songtable.plan_cleaning(raw, args.min_per_genre, args.features, args.exclude,
                                        args.train_only, songtable.Split(args.val_fraction,
                                                                         args.test_fraction,
                                                                         args.split_seed), notes)
-        tablefiles.write(plan.chunks(raw), args.output)
+        tablefiles.write(plan.chunks(raw), args.out)
     except (songtable.TableError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"read {len(raw)} rows from {args.input}")
+    print(f"read {len(raw)} rows from {args.data}")
     for note in notes:
         print(f"- {note}")
     print(f"- features ({len(plan.features)}): {songtable.compact(plan.features)}")
@@ -84,7 +88,7 @@ def main(argv=None):
           + f", {marks[songtable.LABEL].nunique()} genres, {len(plan.features)} features; split "
           f"(seed {args.split_seed}, stratified by genre, {grouped}):")
     print(songtable.split_counts(marks).to_string())
-    print(f"wrote {args.output}")
+    print(f"wrote {args.out}")
     return 0
 
 

@@ -5,7 +5,7 @@ Usage:
     python train.py --config runs/tune-NAME/best.json --ensemble 5 [--bootstrap]
 
 Fits classifier.GenreClassifier on the table's train rows, stopping early on its val rows
-(without any, on a --val-fraction of the train artists), and writes runs/NAME/model.pt
+(without any, on a --holdout-fraction of the train artists), and writes runs/NAME/model.pt
 (self-contained: see checkpoint.py; it records which songs it trained and validated on, the
 table it came from and the code, so that evaluate.py refuses to score it on them),
 history.csv (one row per epoch with its wall-clock seconds) and learning_curve.png. The run
@@ -20,7 +20,6 @@ from dataset import interrupts  # first: Ctrl-C during the slow imports below ex
 
 interrupts.starting(__name__, "training")
 
-import argparse
 import csv
 import sys
 from pathlib import Path
@@ -32,6 +31,7 @@ import plots
 import provenance
 import songtable
 from classifier import FitError, GenreClassifier, SettingError
+from dataset import cli
 from dataset.outputs import OutputError, atomic_folder, atomic_output
 from training import HISTORY_COLUMNS, TrainingError
 
@@ -40,16 +40,19 @@ RUN_FILES = ("model.pt", "history.csv", "learning_curve.png")
 EVALUATION_FILES = ("metrics.json", "confusion_matrix.png")
 
 
-def parse_args(argv):
-    """(script options, GenreClassifier parameters): defaults < --config < command line."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="data/preprocessed_data.csv",
-                        help="table written by preprocess.py (default: %(default)s)")
-    parser.add_argument("--out", default="runs/main",
-                        help="run folder for model.pt, history.csv and the curve "
-                        "(default: %(default)s)")
+def build_parser():
+    parser = cli.new_parser(__doc__)
+    cli.add_data_option(parser)
+    parser.add_argument("--out", default="runs/main", metavar="FOLDER",
+                        help="the run folder: model.pt, history.csv and the learning curve")
     options.add_threads_option(parser)
     options.add_parameter_options(parser)
+    return parser
+
+
+def parse_args(argv):
+    """(script options, GenreClassifier parameters): defaults < --config < command line."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     options.check_threads(parser, args)
     return args, options.chosen_parameters(parser, args)

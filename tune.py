@@ -25,7 +25,6 @@ from dataset import interrupts  # first: Ctrl-C during the slow imports below ex
 
 interrupts.starting(__name__, "the search")
 
-import argparse
 import contextlib
 import csv
 import json
@@ -39,6 +38,7 @@ import options
 import scoring
 import songtable
 from classifier import GenreClassifier
+from dataset import cli
 from dataset.errors import first_line
 from dataset.outputs import OutputError, atomic_output, cannot_write
 from options import SEARCH_SPACE, as_parameters, suggest
@@ -137,10 +137,10 @@ def format_progress(row, done, trials):
             f"({row['seconds']:.0f} s)")
 
 
-def format_best(rows, best_first, top=5):
+def format_best(rows, best_first, shown=5):
     header = ("trial", "accuracy", "macro-F1", "± std", *SEARCH_SPACE)
     lines = ["  ".join(f"{title:>10}" for title in header)]
-    for row in sorted(rows, key=best_first)[:top]:
+    for row in sorted(rows, key=best_first)[:shown]:
         cells = [str(row["trial"]), f"{row['accuracy']:.3f}", f"{row['macro_f1']:.3f}",
                  f"{row['macro_f1_std']:.3f}",
                  *(f"{row[name]:.3g}" if isinstance(row[name], float) else str(row[name])
@@ -149,32 +149,34 @@ def format_best(rows, best_first, top=5):
     return "\n".join(lines)
 
 
-def parse_args(argv):
-    """(script options, the GenreClassifier parameters the search starts from)."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="data/preprocessed_data.csv",
-                        help="table written by preprocess.py; its test rows are not read "
-                        "(default: %(default)s)")
-    parser.add_argument("--trials", type=int, default=40,
-                        help="trials in the whole search (default: %(default)s)")
+def build_parser():
+    parser = cli.new_parser(__doc__)
+    cli.add_data_option(parser)
+    parser.add_argument("--trials", type=int, default=40, help="trials in the whole search")
     parser.add_argument("--method", choices=("random", "grid", "bayes"), default="random",
-                        help="random sampling, a shuffled grid, or Optuna's TPE "
-                        "(default: %(default)s)")
-    parser.add_argument("--objective", nargs="+", choices=scoring.METRICS, default=["macro_f1"],
-                        help="mean scores to maximise, summed when several (default: macro_f1)")
-    parser.add_argument("--out", type=Path, default=Path("runs/tune"),
-                        help="run folder: study.db, trials.csv, best.json (default: %(default)s)")
-    parser.add_argument("--folds", type=int, default=5,
-                        help="cross-validation folds per trial (default: %(default)s)")
+                        help="random sampling, a shuffled grid, or Optuna's TPE")
+    cli.add_list_option(parser, "--objective", choices=scoring.METRICS, default=["macro_f1"],
+                        metavar="METRIC", help="mean scores to maximise, summed when several: "
+                        + ", ".join(scoring.METRICS))
+    parser.add_argument("--out", type=Path, default=Path("runs/tune"), metavar="FOLDER",
+                        help="the run folder: study.db, trials.csv, best.json")
+    parser.add_argument("--folds", type=int, default=5, help="cross-validation folds per trial")
     parser.add_argument("--search-seed", type=int, default=0,
-                        help="seed of the folds and the proposals (default: %(default)s)")
-    parser.add_argument("--top", type=int, default=5,
-                        help="best trials shown at the end (default: %(default)s)")
+                        help="seed of the folds and the proposals (--seed seeds the networks)")
+    parser.add_argument("--show", type=int, default=5, metavar="TRIALS",
+                        help="best trials shown at the end")
     options.add_threads_option(parser)
     options.add_parameter_options(parser)
+    cli.add_renamed(parser, "--top", "--show")
+    return parser
+
+
+def parse_args(argv):
+    """(script options, the GenreClassifier parameters the search starts from)."""
+    parser = build_parser()
     args = parser.parse_args(argv)
     options.check_threads(parser, args)
-    for name in ("trials", "top"):
+    for name in ("trials", "show"):
         if getattr(args, name) < 1:
             parser.error(f"--{name} must be at least 1")
     if args.folds < 2:
@@ -235,7 +237,7 @@ def main(argv=None):
     print(f"{len(rows)} trials, {args.folds}-fold cross-validation grouped by artist on the "
           f"train+val rows ({time.perf_counter() - started:.0f} s this run); best by "
           f"{' + '.join(args.objective)}:")
-    print(format_best(rows, lambda row: -scores[row["trial"]], args.top))
+    print(format_best(rows, lambda row: -scores[row["trial"]], args.show))
     print(f"wrote {args.out / 'trials.csv'} and {args.out / 'best.json'}: "
           f"python train.py --config {args.out / 'best.json'} --data {args.data}")
     return 0

@@ -16,8 +16,8 @@ labelled copies in a million rows). Then runs each stage as its own command with
 only paths given:
 
     python -m dataset.extract msd_summary_file.h5 --no-segments --labels msd_tagtraum_cd1.cls
-    python preprocess.py, python train.py, python evaluate.py --json run/metrics.json
-    python predict.py --checkpoint run/model.pt msd_summary_file.h5 --csv genres.csv
+    python preprocess.py, python train.py, python evaluate.py --out run/metrics.json
+    python predict.py --checkpoint run/model.pt msd_summary_file.h5 --out genres.csv
 
 and prints for each its wall time, its CPU time (of the command and its workers: what a busy
 machine does not inflate) and the peak memory of its whole process tree (the resident
@@ -41,9 +41,9 @@ tiled with new ids, artists spread over 70 times as many artist ids, each copy's
 by its own factor near 1 (bench/million_tracks.py says how). A million songs are 4,984,880 rows
 and 8.5 GiB: the build checks the free disk first. Then it runs, with default options:
 
-    python preprocess.py --input SongCSV.parquet --output preprocessed_data.parquet
-    python train.py, python evaluate.py --json run/metrics.json (on preprocessed_data.parquet)
-    python predict.py --checkpoint run/model.pt SongCSV.parquet --csv genres.csv
+    python preprocess.py --data SongCSV.parquet --out preprocessed_data.parquet
+    python train.py, python evaluate.py --out run/metrics.json (on preprocessed_data.parquet)
+    python predict.py --checkpoint run/model.pt SongCSV.parquet --out genres.csv
 
 measured and reported as above, against this route's targets (issue 30), and genres.csv must
 hold one row per song, not per crop. --stages none builds the table only. Its test scores say
@@ -134,14 +134,14 @@ def learning_commands(paths, predicted, train_options):
     appended to train.py's)."""
     python = sys.executable
     return {
-        "preprocess": [python, "preprocess.py", "--input", str(paths.songs),
-                       "--output", str(paths.table)],
+        "preprocess": [python, "preprocess.py", "--data", str(paths.songs),
+                       "--out", str(paths.table)],
         "train": [python, "train.py", "--data", str(paths.table),
                   "--out", str(paths.checkpoint.parent), *train_options],
         "evaluate": [python, "evaluate.py", "--checkpoint", str(paths.checkpoint),
-                     "--data", str(paths.table), "--json", str(paths.metrics)],
+                     "--data", str(paths.table), "--out", str(paths.metrics)],
         "predict": [python, "predict.py", "--checkpoint", str(paths.checkpoint),
-                    str(predicted), "--csv", str(paths.genres)],
+                    str(predicted), "--out", str(paths.genres)],
     }
 
 

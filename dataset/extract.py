@@ -2,7 +2,7 @@
 
 Usage:
     python -m dataset.extract PATH [PATH ...] [--out data/SongCSV.csv] [--workers N]
-                              [--no-segments] [--labels SOURCE[,SOURCE...]] [--resume] [--strict]
+                              [--no-segments] [--labels SOURCE ...] [--resume] [--strict]
                               [--mismatches sid_mismatches.txt] [--crops N [--crop-seconds 30]]
                               [--format csv|parquet] [--engine local|dask] [--scheduler ADDRESS]
 
@@ -25,7 +25,6 @@ from dataset import interrupts  # first: Ctrl-C during the slow imports below ex
 
 interrupts.starting(__name__, "extraction")
 
-import argparse
 import collections
 import contextlib
 import functools
@@ -43,7 +42,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from dataset import features, hdf5_getters, labels, writers
+from dataset import cli, features, hdf5_getters, labels, writers
 from dataset.errors import InputError, describe, first_line
 from dataset.songfiles import file_parts, find_song_files, read_mismatches, read_song_file
 from dataset.writers import SCALE_INSTALL
@@ -331,10 +330,8 @@ def _label_and_write(pending, label_source, output, crops, summary):
     summary["crops"] += sum(len(file_rows) for _, file_rows in pending) - len(rows)
 
 
-def parse_args(argv):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+def build_parser():
+    parser = cli.new_parser(__doc__, prog="python -m dataset.extract")
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="MSD .h5 files and/or folders searched recursively for *.h5")
     parser.add_argument("--out", default=DEFAULT_OUT,
@@ -352,7 +349,7 @@ def parse_args(argv):
                              "tcp://10.0.0.1:8786 (default: a LocalCluster on this machine)")
     parser.add_argument("--no-segments", dest="segments", action="store_false",
                         help="song-level fields only (no segment arrays; works on summary "
-                        "files; default: the segment families too)%(default).0s")
+                        "files; default: the segment families too)")
     parser.add_argument("--resume", action="store_true",
                         help="continue an interrupted run from OUT.partial")
     parser.add_argument("--strict", action="store_true",
@@ -360,8 +357,7 @@ def parse_args(argv):
     parser.add_argument("--mismatches", metavar="FILE",
                         help="the dataset's sid_mismatches.txt: leave out the tracks it lists, "
                              "whose audio analysis is of another recording than their metadata "
-                             "(and so than their labels) (default: keep every track)"
-                             "%(default).0s")
+                             "(and so than their labels) (default: keep every track)")
     parser.add_argument("--crops", type=int, default=0, metavar="N",
                         help="after each song's row, N rows of its segment features over N "
                              "windows of --crop-seconds spread evenly over the song (crop "
@@ -369,8 +365,13 @@ def parse_args(argv):
                              "preprocess keeps in the train split only")
     parser.add_argument("--crop-seconds", type=float, default=30.0, metavar="S",
                         help="length of each crop's window; songs no longer get no crops")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    cli.add_quiet_option(parser)
     labels.add_arguments(parser)
+    return parser
+
+
+def parse_args(argv):
+    parser = build_parser()
     args = parser.parse_args(argv)
     if args.workers < 1:
         parser.error("--workers must be at least 1")

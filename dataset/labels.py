@@ -6,8 +6,8 @@ Usage (through extract):
     python -m dataset.extract SONGS --labels ../shared/data/tagtraum/msd_tagtraum_cd1.cls
     python -m dataset.extract SONGS --labels lastfm_train.zip   # or its folder, or lastfm_tags.db
     python -m dataset.extract SONGS --labels echonest-terms      # or musicbrainz-tags: offline
-    python -m dataset.extract SONGS --labels lastfm_train,echonest-terms   # first that labels
-    python -m dataset.extract SONGS --labels msd_tagtraum_cd1.cls,lastfm_train \
+    python -m dataset.extract SONGS --labels lastfm_train echonest-terms   # first that labels
+    python -m dataset.extract SONGS --labels msd_tagtraum_cd1.cls lastfm_train \
         --genre-names dataset/tagtraum_genre_names.tsv       # tags named as CD1's genres
 In code:
     with labels.open_source("lastfm_train.zip,echonest-terms", min_tag_count=10) as source:
@@ -35,7 +35,7 @@ from string import ascii_uppercase
 
 from tqdm import tqdm
 
-from dataset import genres, interrupts, lastfm
+from dataset import cli, genres, interrupts, lastfm
 
 LABEL_COLUMNS = ("genre", "genre_source", "tags")
 DEFAULT_CACHE = "data/lastfm_cache.sqlite"
@@ -54,16 +54,16 @@ class LabelError(Exception):
 def add_arguments(parser):
     """Add the label options (--labels and its settings) to an argparse parser."""
     group = parser.add_argument_group("genre labels")
-    group.add_argument("--labels", default="none", metavar="SOURCE[,SOURCE...]",
-                       help="'lastfm' (the web API), 'echonest-terms' or 'musicbrainz-tags' (the "
-                            "artist's tags in each song file), 'none', or a path: a "
-                            "tagtraum/MAGD .cls file, or the Last.fm dataset as a folder or .zip "
-                            "of JSON files or its lastfm_tags.db. Several, comma-separated: each "
-                            "song gets the first of them that gives it a genre")
-    # "%(default).0s" prints nothing; it stops the formatter from adding "(default: None)".
+    cli.add_list_option(group, "--labels", default=["none"], metavar="SOURCE",
+                        keep_whole=_is_path,
+                        help="'lastfm' (the web API), 'echonest-terms' or 'musicbrainz-tags' "
+                             "(the artist's tags in each song file), 'none', or a path: a "
+                             "tagtraum/MAGD .cls file, or the Last.fm dataset as a folder or "
+                             ".zip of JSON files or its lastfm_tags.db. Several: each song gets "
+                             "the first of them that gives it a genre")
     group.add_argument("--lastfm-api-key", metavar="KEY",
                        help="last.fm API key (default: the LASTFM_API_KEY environment "
-                            "variable)%(default).0s")
+                            "variable)")
     group.add_argument("--lastfm-url", default=lastfm.DEFAULT_URL, help="last.fm API endpoint")
     group.add_argument("--rate", type=_rate, default=lastfm.MAX_RATE,
                        help=f"most last.fm requests per second, over all threads and processes "
@@ -80,7 +80,7 @@ def add_arguments(parser):
     group.add_argument("--genre-names", metavar="TSV",
                        help="GENRE<TAB>NAME file renaming the vocabulary's genres, e.g. "
                             "dataset/tagtraum_genre_names.tsv: tags then label in tagtraum "
-                            "CD1's genres (default: the vocabulary's own names)%(default).0s")
+                            "CD1's genres (default: the vocabulary's own names)")
 
 
 def _rate(text):
@@ -110,15 +110,22 @@ _positive_int = _int_at_least(1)
 _non_negative_int = _int_at_least(0)
 
 
-def source_names(text):
-    """The sources of a --labels value: one path as given (commas and all) when it exists,
-    else the comma-separated names."""
-    if Path(text).exists() or "," not in text:
-        return [text]
-    names = [name.strip() for name in text.split(",")]
-    if not all(names) or "none" in names:
-        raise LabelError(f"--labels {text}: expected SOURCE[,SOURCE...] without empty "
-                         "names or 'none'")
+def _is_path(value):
+    """Whether a --labels value names a file or folder: then it is one source, commas and all."""
+    return Path(value).exists()
+
+
+def source_names(sources):
+    """The sources that --labels ``sources`` names, in order: its values (a list, or one text),
+    each split at its commas unless it is a path."""
+    values = [sources] if isinstance(sources, str) else list(sources)
+    try:
+        names = cli.split_list(values, keep_whole=_is_path)
+        if len(names) > 1 and "none" in names:
+            raise ValueError("none among other sources")
+    except ValueError:
+        raise LabelError(f"--labels {' '.join(values)}: expected SOURCE[,SOURCE...] without "
+                         "empty names or 'none'") from None
     return names
 
 
@@ -126,9 +133,9 @@ def open_source(sources="none", *, genre_vocabulary=genres.DEFAULT_VOCABULARY, g
                 min_tag_count=genres.DEFAULT_MIN_COUNT, lastfm_api_key=None,
                 lastfm_url=lastfm.DEFAULT_URL, rate=lastfm.MAX_RATE, cache=DEFAULT_CACHE,
                 lastfm_threads=DEFAULT_THREADS, progress=True):
-    """The label source a --labels value (``sources``) names, as a context manager; raises
-    LabelError. The other parameters are add_arguments()'s options of the same names;
-    ``progress`` False hides last.fm's progress bar."""
+    """The label source that --labels ``sources`` names (see source_names), as a context
+    manager; raises LabelError. The other parameters are add_arguments()'s options of the same
+    names; ``progress`` False hides last.fm's progress bar."""
     names = source_names(sources)
     if names == ["none"]:
         return NoLabels()

@@ -146,15 +146,15 @@ def test_the_per_track_stages_are_what_a_user_types(tmp_path):
     paths = bench_million.TrackPaths(tmp_path)
     work = str(tmp_path.resolve())
     assert bench_million.track_stage_commands(paths) == {
-        "preprocess": [sys.executable, "preprocess.py", "--input", f"{work}/SongCSV.parquet",
-                       "--output", f"{work}/preprocessed_data.parquet"],
+        "preprocess": [sys.executable, "preprocess.py", "--data", f"{work}/SongCSV.parquet",
+                       "--out", f"{work}/preprocessed_data.parquet"],
         "train": [sys.executable, "train.py", "--data", f"{work}/preprocessed_data.parquet",
                   "--out", f"{work}/run"],
         "evaluate": [sys.executable, "evaluate.py", "--checkpoint", f"{work}/run/model.pt",
                      "--data", f"{work}/preprocessed_data.parquet",
-                     "--json", f"{work}/run/metrics.json"],
+                     "--out", f"{work}/run/metrics.json"],
         "predict": [sys.executable, "predict.py", "--checkpoint", f"{work}/run/model.pt",
-                    f"{work}/SongCSV.parquet", "--csv", f"{work}/genres.csv"],
+                    f"{work}/SongCSV.parquet", "--out", f"{work}/genres.csv"],
     }
     data = str(bench_million.SHARED_DATA)
     assert bench_million.real_extract_command(bench_million.SONG_FILES, "real.parquet") == [

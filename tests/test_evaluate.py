@@ -53,7 +53,7 @@ def test_report_compares_mlp_with_baselines(trained, tmp_path, capsys):
     metrics = tmp_path / "metrics.json"
     figure = tmp_path / "confusion.png"
     assert evaluate.main(["--checkpoint", str(checkpoint), "--data", str(data),
-                          "--json", str(metrics), "--figure", str(figure), "--soft-vote"]) == 0
+                          "--out", str(metrics), "--figure", str(figure), "--soft-vote"]) == 0
     printed = capsys.readouterr().out
     for title in ("MLP", "majority class", "logistic regression", "HistGradientBoosting",
                   evaluate.SOFT_VOTE_TITLE, "Pop_Rock", "precision"):
@@ -80,13 +80,13 @@ def test_baselines_learn_from_a_sample_of_a_large_train_split(trained, tmp_path,
     data, checkpoint = trained
     metrics = tmp_path / "metrics.json"
     train_songs = (songtable.read_table(data)["split"] == "train").sum()
-    assert evaluate.main(["--checkpoint", str(checkpoint), "--data", str(data), "--json",
+    assert evaluate.main(["--checkpoint", str(checkpoint), "--data", str(data), "--out",
                           str(metrics), "--baseline-songs", "120"]) == 0
     assert f"baselines fitted on 120 of the train split's {train_songs} songs" in (
         capsys.readouterr().out)
     report = json.loads(metrics.read_text())
     assert (report["baseline_train_songs"], report["train_songs"]) == (120, train_songs)
-    assert evaluate.main(["--checkpoint", str(checkpoint), "--data", str(data), "--json",
+    assert evaluate.main(["--checkpoint", str(checkpoint), "--data", str(data), "--out",
                           str(metrics), "--baseline-songs", "0"]) == 0
     assert "baselines fitted on the same train split" in capsys.readouterr().out
     assert json.loads(metrics.read_text())["baseline_train_songs"] == train_songs

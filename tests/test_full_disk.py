@@ -23,15 +23,15 @@ SMALL_TRAINING = ["--epochs", "2", "--ensemble", "1", "--hidden", "8", "8", "8"]
 SCRIPTS = {
     "extract": (["-m", "dataset.extract", "{inputs}/songs", "--labels", "{inputs}/genres.cls",
                  "--out", "{disk}/SongCSV.csv", "--workers", "1", "--quiet"], "SongCSV.csv"),
-    "preprocess": (["preprocess.py", "--input", "{inputs}/SongCSV.csv",
-                    "--output", "{disk}/pre.csv"], "pre.csv"),
+    "preprocess": (["preprocess.py", "--data", "{inputs}/SongCSV.csv",
+                    "--out", "{disk}/pre.csv"], "pre.csv"),
     "train": (["train.py", "--data", "{inputs}/pre.csv", "--out", "{disk}/run",
                *SMALL_TRAINING], "run"),
     "evaluate": (["evaluate.py", "--checkpoint", "{inputs}/run/model.pt",
                   "--data", "{inputs}/pre.csv", "--figure", "{inputs}/{script}.png",
-                  "--json", "{disk}/m.json"], "m.json"),
+                  "--out", "{disk}/m.json"], "m.json"),
     "predict": (["predict.py", "--checkpoint", "{inputs}/run/model.pt", "{inputs}/SongCSV.csv",
-                 "--csv", "{disk}/p.csv", "--quiet"], "p.csv"),
+                 "--out", "{disk}/p.csv", "--quiet"], "p.csv"),
 }
 
 
@@ -71,8 +71,8 @@ def inputs(mounting_permitted, tmp_path_factory):
     and their labels; and the earlier output of each script, kept to be put on the disk."""
     root = tmp_path_factory.mktemp("inputs")
     synthetic_songcsv(n_songs=120).to_csv(root / "SongCSV.csv", index=False)
-    for arguments in (["preprocess.py", "--input", "{inputs}/SongCSV.csv",
-                       "--output", "{inputs}/pre.csv"],
+    for arguments in (["preprocess.py", "--data", "{inputs}/SongCSV.csv",
+                       "--out", "{inputs}/pre.csv"],
                       ["train.py", "--data", "{inputs}/pre.csv", "--out", "{inputs}/run",
                        *SMALL_TRAINING]):
         made = run_script(arguments, inputs=root)

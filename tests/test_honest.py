@@ -114,7 +114,7 @@ def test_the_scorer_refuses_crops_weaker_labels_and_learned_songs(marked_table):
     with pytest.raises(scoring.LeakError, match=r"learned from \d+ of the \d+ songs"):
         classifier.score(features[songs], genres[songs])
     # A model fitted on plain arrays knows its songs by their feature values.
-    plain = GenreClassifier(**TINY, val_fraction=0.2).fit(
+    plain = GenreClassifier(**TINY, holdout_fraction=0.2).fit(
         features[songs].to_numpy(), genres[songs], groups=features[songs].index.get_level_values(
             "artist").to_numpy())
     with pytest.raises(scoring.LeakError, match="learned from"):
@@ -139,7 +139,7 @@ def real_tables(tmp_path_factory):
     labelled = songs.merge(labels, on="track_id").assign(genre_source="cls:msd_tagtraum_cd1")
     labelled.to_csv(folder / "SongCSV.csv", index=False)
     for seed in (0, 1):
-        assert preprocess.main(["--input", str(folder / "SongCSV.csv"), "--output",
+        assert preprocess.main(["--data", str(folder / "SongCSV.csv"), "--out",
                                 str(folder / f"split{seed}.csv"), "--split-seed",
                                 str(seed)]) == 0
     assert train.main(["--data", str(folder / "split0.csv"), "--out", str(folder / "run"),
@@ -167,7 +167,7 @@ def test_evaluate_refuses_a_re_split_table_and_scores_its_own(real_tables, capsy
 def test_predict_marks_the_songs_the_model_learned_from(real_tables, capsys):
     out = real_tables / "predictions.csv"
     assert predict.main(["--checkpoint", str(real_tables / "run" / "model.pt"),
-                         str(real_tables / "split0.csv"), "--csv", str(out), "--quiet"]) == 0
+                         str(real_tables / "split0.csv"), "--out", str(out), "--quiet"]) == 0
     predictions = pd.read_csv(out, dtype={"learned_from": "string"})
     table = songtable.read_table(real_tables / "split0.csv")
     marks = predictions["learned_from"].fillna("").to_numpy()

@@ -16,7 +16,7 @@ LONG_AGO = 1_000_000_000  # 2001: the code's and the song files' time in the cop
 
 # Each pipeline step, in order: how its command shows in make's plan, its output.
 STEPS = {"extract": ("-m dataset.extract", "data/SongCSV.csv"),
-         "preprocess": ("preprocess.py --input", "data/preprocessed_data.csv"),
+         "preprocess": ("preprocess.py --data", "data/preprocessed_data.csv"),
          "train": ("train.py --data", "run/model.pt"),
          "evaluate": ("evaluate.py --checkpoint", "run/metrics.json")}
 

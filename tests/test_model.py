@@ -128,7 +128,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(fitted, rows):
 
 def test_without_a_validation_set_whole_artists_are_held_out(table):
     features, genres, artists = songtable.split_rows(table, "train")
-    classifier = GenreClassifier(**FAST, val_fraction=0.2).fit(features, genres,
+    classifier = GenreClassifier(**FAST, holdout_fraction=0.2).fit(features, genres,
                                                                       groups=artists)
     held = classifier.metrics_["n_val"]
     assert classifier.metrics_["n_train"] + held == len(genres)
@@ -180,7 +180,7 @@ def test_checkpoints_of_separate_networks_load_as_one_batched_network(rows, tmp_
             for depth, layer in enumerate(layers)}} for member in range(2)]
     del checkpoint["model_args"]["members"]
     config = checkpoint["config"]
-    config["validation_fraction"] = config.pop("val_fraction")
+    config["validation_fraction"] = config.pop("holdout_fraction")
     torch.save(checkpoint, tmp_path / "old.pt")
     loaded = GenreClassifier.load(tmp_path / "old.pt")
     assert loaded.get_params() == ensemble.get_params()

@@ -139,7 +139,7 @@ def assert_top_genres(predictions, top, classes=("Jazz", "Pop_Rock", "Rap")):
 def test_csv_top_3_of_real_song_files(checkpoint_path, shared_data, tmp_path, capsys):
     subset = real_subset(shared_data, tmp_path / "MillionSongSubset")
     out = tmp_path / "genres.csv"
-    code, printed, _ = run_to_csv(capsys, checkpoint_path, subset / "data", "--csv", out,
+    code, printed, _ = run_to_csv(capsys, checkpoint_path, subset / "data", "--out", out,
                                   "--top", 3)
     assert code == 0
     predictions = pd.read_csv(out)
@@ -156,7 +156,7 @@ def test_csv_top_3_of_real_song_files(checkpoint_path, shared_data, tmp_path, ca
 def test_printed_table_shows_the_same_top_genres_as_the_csv(checkpoint_path, tmp_path, capsys):
     songcsv = tmp_path / "SongCSV.csv"
     synthetic_songcsv(n_songs=20).to_csv(songcsv, index=False)
-    run_to_csv(capsys, checkpoint_path, songcsv, "--csv", tmp_path / "out.csv", "--top", 2)
+    run_to_csv(capsys, checkpoint_path, songcsv, "--out", tmp_path / "out.csv", "--top", 2)
     _, printed, _ = run_to_csv(capsys, checkpoint_path, songcsv, "--top", 2)
     header, *lines = printed.strip().splitlines()
     assert header.split() == ["track", "genre", "probability", "genre_2", "probability_2",
@@ -173,7 +173,7 @@ def test_songcsv_read_in_chunks_gives_the_predictions_of_reading_it_whole(
     songcsv = tmp_path / "SongCSV.csv"
     synthetic_songcsv(n_songs=300).to_csv(songcsv, index=False)
     for name, chunk_size in (("whole.csv", 1000), ("chunked.csv", 7)):
-        code, _, _ = run_to_csv(capsys, checkpoint_path, songcsv, "--csv", tmp_path / name,
+        code, _, _ = run_to_csv(capsys, checkpoint_path, songcsv, "--out", tmp_path / name,
                                 "--top", 3, "--chunk-size", chunk_size)
         assert code == 0
     whole, chunked = pd.read_csv(tmp_path / "whole.csv"), pd.read_csv(tmp_path / "chunked.csv")
@@ -188,7 +188,7 @@ def test_parquet_table_gives_the_predictions_of_its_csv(checkpoint_path, tmp_pat
     table.to_csv(tmp_path / "songs.csv", index=False)
     table.to_parquet(tmp_path / "songs.parquet")
     for source in ("songs.csv", "songs.parquet"):
-        assert run_to_csv(capsys, checkpoint_path, tmp_path / source, "--csv",
+        assert run_to_csv(capsys, checkpoint_path, tmp_path / source, "--out",
                           tmp_path / f"{source}.out.csv", "--chunk-size", 8)[0] == 0
     from_csv = pd.read_csv(tmp_path / "songs.csv.out.csv")
     from_parquet = pd.read_csv(tmp_path / "songs.parquet.out.csv")
@@ -205,7 +205,7 @@ def test_a_table_with_crops_gives_one_row_per_song(checkpoint_path, tmp_path, ca
     crops = [songs.assign(crop=number) for number in (1, 2, 3, 4)]
     table = pd.concat([songs] + crops, ignore_index=True)  # the songs first, then only crops
     table.to_parquet(tmp_path / "songs.parquet")
-    assert run_to_csv(capsys, checkpoint_path, tmp_path / "songs.parquet", "--csv",
+    assert run_to_csv(capsys, checkpoint_path, tmp_path / "songs.parquet", "--out",
                       tmp_path / "genres.csv", "--chunk-size", 10)[0] == 0
     predicted = pd.read_csv(tmp_path / "genres.csv")
     assert predicted["track_id"].tolist() == songs["track_id"].tolist()
@@ -218,7 +218,7 @@ def test_summary_file_gives_one_row_per_song(song_level_checkpoint_path, tmp_pat
                               for number, track_id in enumerate(track_ids)], arrays=False)
     out = tmp_path / "genres.csv"
     # Parts of 10 songs: the file is read as a big summary file is, part by part.
-    code, printed, _ = run_to_csv(capsys, song_level_checkpoint_path, summary, "--csv", out,
+    code, printed, _ = run_to_csv(capsys, song_level_checkpoint_path, summary, "--out", out,
                                   "--chunk-size", 10)
     assert code == 0 and "predicted 25 songs" in printed
     assert pd.read_csv(out)["track_id"].tolist() == track_ids
@@ -229,7 +229,7 @@ def test_segment_model_on_a_summary_file_names_the_missing_columns(checkpoint_pa
     summary = tmp_path / "msd_summary_file.h5"
     write_song_file(summary, [make_song("TRSUMMARY000000000")], arrays=False)
     out = tmp_path / "genres.csv"
-    code, _, err = run_to_csv(capsys, checkpoint_path, summary, "--csv", out)
+    code, _, err = run_to_csv(capsys, checkpoint_path, summary, "--out", out)
     assert code == 2 and not out.exists()
     assert err.count("\n") == 1 and err.startswith(f"error: {summary}: missing feature columns: "
                                                    + ", ".join(TIMBRE_MEANS))
@@ -250,7 +250,7 @@ def test_unreadable_input_is_one_line_and_nothing_written(checkpoint_path, tmp_p
         pytest.importorskip("pyarrow", reason="needs requirements-scale.txt installed")
     (tmp_path / name).write_bytes(content)
     out = tmp_path / "genres.csv"
-    code, printed, err = run_to_csv(capsys, checkpoint_path, tmp_path / name, "--csv", out)
+    code, printed, err = run_to_csv(capsys, checkpoint_path, tmp_path / name, "--out", out)
     assert code == 2 and printed == ""
     assert err.strip().splitlines()[-1].startswith("error: ") and "Traceback" not in err
     assert list(tmp_path.iterdir()) == [tmp_path / name]  # no genres.csv, no .partial
@@ -276,7 +276,7 @@ def test_ctrl_c_while_writing_leaves_no_output(checkpoint_path, tmp_path, capsys
     predict_chunk = predict.predict
     monkeypatch.setattr(predict, "predict", predict_then_ctrl_c)
     out = tmp_path / "genres.csv"
-    code, printed, err = run_to_csv(capsys, checkpoint_path, songcsv, "--csv", out,
+    code, printed, err = run_to_csv(capsys, checkpoint_path, songcsv, "--out", out,
                                     "--chunk-size", 10)
     assert code == 130 and printed == ""
     assert err.strip() == f"interrupted: {out} not written"

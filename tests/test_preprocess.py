@@ -111,7 +111,7 @@ def test_compact_lists_every_column_briefly():
 def test_cli_writes_table_and_prints_counts_and_features(tmp_path, capsys):
     source, output = tmp_path / "SongCSV.csv", tmp_path / "out" / "pre.csv"
     synthetic_songcsv().to_csv(source, index=False)
-    assert preprocess.main(["--input", str(source), "--output", str(output),
+    assert preprocess.main(["--data", str(source), "--out", str(output),
                             "--exclude", "year"]) == 0
     printed = capsys.readouterr().out
     assert "danceability" in printed and "Pop_Rock" in printed and "train" in printed
@@ -133,7 +133,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, change, options,
     source = tmp_path / "SongCSV.csv"
     change(synthetic_songcsv()).to_csv(source, index=False)
     output = tmp_path / "pre.csv"
-    assert preprocess.main(["--input", str(source), "--output", str(output), *options]) == 2
+    assert preprocess.main(["--data", str(source), "--out", str(output), *options]) == 2
     error = capsys.readouterr().err
     assert message in error and len(error.strip().splitlines()) == 1
     assert not output.exists()
@@ -147,7 +147,7 @@ def test_text_in_a_feature_column_makes_it_text_not_a_crash():
 
 
 def test_cli_missing_file(tmp_path, capsys):
-    assert preprocess.main(["--input", str(tmp_path / "absent.csv")]) == 2
+    assert preprocess.main(["--data", str(tmp_path / "absent.csv")]) == 2
     assert "no such file" in capsys.readouterr().err
 
 
@@ -155,7 +155,7 @@ def test_cli_output_under_a_file_is_one_line_and_exit_2(tmp_path, capsys):
     source = tmp_path / "SongCSV.csv"
     synthetic_songcsv().to_csv(source, index=False)
     output = source / "pre.csv"
-    assert preprocess.main(["--input", str(source), "--output", str(output)]) == 2
+    assert preprocess.main(["--data", str(source), "--out", str(output)]) == 2
     error = capsys.readouterr().err
     assert f"{output}: cannot write it" in error and len(error.strip().splitlines()) == 1
 
@@ -259,7 +259,7 @@ def test_crops_of_songs_with_training_only_labels_are_dropped():
 def test_cli_counts_songs_and_crops_apart(tmp_path, capsys):
     source, output = tmp_path / "SongCSV.csv", tmp_path / "pre.csv"
     with_crops(synthetic_songcsv()).to_csv(source, index=False)
-    assert preprocess.main(["--input", str(source), "--output", str(output)]) == 0
+    assert preprocess.main(["--data", str(source), "--out", str(output)]) == 0
     printed = capsys.readouterr().out
     written = songtable.read_table(output)
     crops = songtable.crop_mask(written)

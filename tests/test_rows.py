@@ -73,7 +73,7 @@ def test_fit_never_validates_on_rows_that_may_only_train(table):
                                          train_only, 0.2, seed=0)
     assert not train_only[held].any() and len(held) > 0
     assert not set(artists[held]) & set(artists[train[train_only[train]]])
-    classifier = GenreClassifier(epochs=2, hidden=(8,), ensemble=1, val_fraction=0.2).fit(
+    classifier = GenreClassifier(epochs=2, hidden=(8,), ensemble=1, holdout_fraction=0.2).fit(
         features, genres, groups=artists, train_only=train_only)
     assert classifier.metrics_["n_val"] == len(held)
 

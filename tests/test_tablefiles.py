@@ -75,7 +75,7 @@ def test_a_folder_without_parts_and_a_damaged_part_are_one_line_errors(tmp_path)
 
 def test_preprocess_and_train_on_parquet_as_on_csv(songs, tmp_path, capsys):
     for source, output in (("SongCSV.csv", "pre.csv"), ("parts.parquet", "pre.parquet")):
-        assert preprocess.main(["--input", str(songs / source), "--output",
+        assert preprocess.main(["--data", str(songs / source), "--out",
                                 str(tmp_path / output)]) == 0
     from_csv = pd.read_csv(tmp_path / "pre.csv")
     from_parquet = pd.read_parquet(tmp_path / "pre.parquet")
