@@ -117,7 +117,7 @@ bench: setup
 	$(PYTHON) -m bench.bench_labels
 	$(PYTHON) -m bench.label_agreement
 	$(PYTHON) -m bench.bench_train --songs 10000
-	$(PYTHON) -m bench.real_benchmark --threads 2
+	$(PYTHON) -m bench.real_cv --threads 2
 	$(PYTHON) -m bench.select_mlp --sweep
 	$(PYTHON) -m bench.learning_curve
 	$(PYTHON) -m bench.bench_features

@@ -7,7 +7,7 @@ Usage:
 
 Runs the project's extract on the real song files of ``DATA/MillionSongSubset/data`` once per
 label source (tagtraum CD1, and the Last.fm dataset's tags through the genre vocabulary), cleans
-each SongCSV the way the project does (bench/real_benchmark.py's labelled_table: every song, no
+each SongCSV the way the project does (bench/real_songs.py's labelled_table: every song, no
 crops, mismatched tracks kept), then cross-validates every model (the project's baselines,
 scoring.baselines) on feature sets:
   - old: the song-level fields and the segment families SongCSV.csv had before families
@@ -31,7 +31,7 @@ import joblib
 
 import scoring
 import songtable
-from bench import SHARED_DATA, real_benchmark
+from bench import SHARED_DATA, real_songs
 from dataset import features
 
 LABEL_SOURCES = {"cd1": "tagtraum/msd_tagtraum_cd1.cls", "lastfm": "lastfm_subset"}
@@ -42,9 +42,9 @@ MODELS = ("logistic_regression", "hist_gradient_boosting")  # of scoring.baselin
 def training_table(data, source, workdir):
     """The cleaned table of every real song file labelled from ``source`` (extract, then
     songtable.clean, as the real benchmark makes it)."""
-    run = real_benchmark.Run(str(data / LABEL_SOURCES[source]), train_only=())
-    table, _ = real_benchmark.labelled_table(data / "MillionSongSubset" / "data", run, None,
-                                             workdir / source)
+    run = real_songs.Run(str(data / LABEL_SOURCES[source]), train_only=())
+    table, _ = real_songs.labelled_table(data / "MillionSongSubset" / "data", run, None,
+                                         workdir / source)
     return table
 
 
@@ -101,7 +101,7 @@ def run_source(data, source, workdir, args):
                      for mean, std in scoring.mean_scores(results[set_name]).values()]
             deltas = ["", ""]
             if reference is not None:
-                deltas = ["{:+.3f} ± {:.3f}".format(*real_benchmark.paired(
+                deltas = ["{:+.3f} ± {:.3f}".format(*real_songs.paired(
                     results[set_name], results[reference], metric))
                           for metric in ("accuracy", "macro_f1")]
             print(f"| {set_name} | {len(columns)} | " + " | ".join(cells + deltas)

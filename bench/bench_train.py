@@ -20,8 +20,8 @@ Usage:
    comes after fewer epochs than on the real table's 436 training songs.
 
 Without --data it uses the real song files in ../shared/data labelled by tagtraum CD1 alone,
-extracted (to data/bench_train/SongCSV.csv, apart from real_benchmark's tables, which have crops)
-and cleaned as bench/real_benchmark.py does, with the seed-0 split.
+extracted (to data/bench_train/SongCSV.csv, apart from real_cv's tables, which have crops) and
+cleaned as bench/real_songs.py does, with the seed-0 split.
 """
 import argparse
 import itertools
@@ -38,7 +38,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 import scoring
 import songtable
-from bench import SHARED_DATA, real_benchmark
+from bench import real_songs
 from classifier import GenreClassifier
 from transforms import fit_standardisation, standardise
 
@@ -253,9 +253,8 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
-        table = songtable.read_table(args.data) if args.data else real_benchmark.labelled_table(
-            SHARED_DATA / "MillionSongSubset" / "data",
-            real_benchmark.Run(str(real_benchmark.CD1)), SHARED_DATA / "sid_mismatches.txt",
+        table = songtable.read_table(args.data) if args.data else real_songs.labelled_table(
+            real_songs.SONGS, real_songs.Run(str(real_songs.CD1)), real_songs.MISMATCHES,
             Path("data/bench_train"), split=True)[0]
     except songtable.TableError as err:
         print(f"error: {err}", file=sys.stderr)

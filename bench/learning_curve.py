@@ -5,13 +5,13 @@ Usage:
     python -m bench.learning_curve [--shares 0.25 0.5 0.75 1] [--folds 5] [--fold-seed 0] \
         [--labels SOURCE ...] [--crops 4] [--config mlp.json] [--threads 1]
 
-For each label source, the table of bench/real_benchmark.py (the same extract, cleaning, runs and
-defaults) is cut into its --folds folds (fold seed --fold-seed; stratified by genre, grouped by
-artist). In each fold every method learns from a random --shares share of the fold's training
-artists (with their songs, training-only songs and crops; the same artists for every method) and
-is scored on the fold's whole test rows, so only the amount of training data changes between
-the columns. Prints, per share, the mean training songs and each method's mean accuracy and
-macro-F1 over the folds.
+For each label source, the table of bench/real_cv.py (bench.real_songs: the same extract,
+cleaning, runs and defaults) is cut into its --folds folds (fold seed --fold-seed; stratified by
+genre, grouped by artist). In each fold every method learns from a random --shares share of the
+fold's training artists (with their songs, training-only songs and crops; the same artists for
+every method) and is scored on the fold's whole test rows, so only the amount of training data
+changes between the columns. Prints, per share, the mean training songs and each method's mean
+accuracy and macro-F1 over the folds.
 """
 import argparse
 import sys
@@ -23,7 +23,8 @@ from threadpoolctl import threadpool_limits
 
 import scoring
 import songtable
-from bench import SHARED_DATA, real_benchmark
+from bench import real_songs
+from classifier import GenreClassifier
 
 SHARES = (0.25, 0.5, 0.75, 1.0)
 
@@ -53,8 +54,17 @@ def curve(estimator, table, shares, n_folds, seed):
     for share, cut in artist_shares(folds, artists, shares, seed).items():
         results = scoring.scored_folds(estimator, features, genres, artists, cut, train_only)
         found[share] = (np.mean([songs[train].sum() for train, _ in cut]),
-                        real_benchmark.fold_means(results))
+                        real_songs.fold_means(results))
     return found
+
+
+def methods(mlp_parameters):
+    """{title: unfitted estimator}: the MLP, then the baselines that learn (not the majority
+    class)."""
+    baselines = scoring.baselines()
+    return {"MLP": GenreClassifier(**mlp_parameters),
+            **{scoring.BASELINE_TITLES[name]: baselines[name]
+               for name in ("logistic_regression", "hist_gradient_boosting")}}
 
 
 def format_curves(curves, shares):
@@ -78,13 +88,13 @@ def parse_args(argv):
     parser.add_argument("--fold-seed", type=int, default=0,
                         help="seed of the folds and of the artists kept")
     parser.add_argument("--labels", nargs="+",
-                        help="label sources, one curve each (default: bench/real_benchmark.py's "
+                        help="label sources, one curve each (default: bench/real_cv.py's "
                         "two runs)%(default).0s")
-    real_benchmark.add_learning_options(parser)
+    real_songs.add_learning_options(parser, "data/real_cv")
     args = parser.parse_args(argv)
     if not all(0 < share <= 1 for share in args.shares) or args.folds < 2:
         parser.error("--shares must be in (0, 1], --folds at least 2")
-    real_benchmark.check_learning_options(parser, args)
+    real_songs.check_learning_options(parser, args)
     return args
 
 
@@ -92,22 +102,18 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     shares = sorted(args.shares)
-    songs = SHARED_DATA / "MillionSongSubset" / "data"
     print(f"{args.folds} folds (seed {args.fold_seed}); MLP: {args.mlp or 'train.py defaults'}, "
           f"{args.crops} crops per song; torch {torch.__version__}, {args.threads} CPU thread(s)")
     with threadpool_limits(limits=args.threads):
-        for run in real_benchmark.runs_of(args.labels):
-            table, _ = real_benchmark.labelled_table(
-                songs, run, SHARED_DATA / "sid_mismatches.txt",
-                args.workdir / real_benchmark.workdir_name(run), args.crops)
-            print(f"\nlabels {run.labels}: {real_benchmark.describe(table)}")
+        for run in real_songs.runs_of(args.labels):
+            table, _ = real_songs.labelled_table(real_songs.SONGS, run, real_songs.MISMATCHES,
+                                                 args.workdir / run.source, args.crops)
+            print(f"\nlabels {run.labels}: {real_songs.describe(table)}")
             curves = {}
-            for title, estimator in real_benchmark.methods(args.mlp).items():
-                if title == scoring.BASELINE_TITLES["majority"]:
-                    continue
+            for title, estimator in methods(args.mlp).items():
                 started = time.perf_counter()
                 curves[title] = curve(estimator, table, shares, args.folds, args.fold_seed)
-                print(f"  {title}: {time.perf_counter() - started:.0f} s", file=sys.stderr)
+                real_songs.print_seconds(title, started)
             print(format_curves(curves, shares))
     return 0
 

@@ -5,8 +5,8 @@ Usage:
     python -m bench.select_mlp [--trials 30] [--workdir data/select_mlp] [--labels SOURCE ...]
     python -m bench.select_mlp --sweep [CONFIG.json]    # the defaults at each prior correction
 
-For each label source (as bench/real_benchmark.py: real song files -> extract -> clean), each of
-the --folds outer folds (fold seed 0, the first of the benchmark's repeats) keeps its test rows
+For each label source (as bench/real_cv.py: real song files -> extract -> clean), each of the
+--folds outer folds (fold seed 0, the first of the benchmark's repeats) keeps its test rows
 aside; the --inner folds of its training rows (stratified by genre, grouped by artist) score
 every candidate, so a choice never sees the outer test rows it is then measured on. The
 baselines are scored the same way. A trial is a set of GenreClassifier parameters; its score,
@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_limits
 
 import scoring
 import songtable
-from bench import SHARED_DATA, real_benchmark
+from bench import real_songs
 from classifier import AUTO_CORRECTIONS, GenreClassifier
 from options import as_json, as_parameters, read_parameters, suggest
 
@@ -58,15 +58,15 @@ def inner_scores(estimator, table, outer, inner):
     """Mean scores of ``estimator`` over the inner folds of ``table``."""
     features, genres, artists, train_only = learning_data(estimator, table)
     folds = list(inner_folds(genres, artists, train_only, outer, inner))
-    return real_benchmark.fold_means(scoring.scored_folds(estimator, features, genres, artists,
-                                                          folds, train_only))
+    return real_songs.fold_means(scoring.scored_folds(estimator, features, genres, artists,
+                                                      folds, train_only))
 
 
 def baseline_scores(tables, args):
     """{source: {baseline: scores}}, computed once and kept in WORKDIR/baselines.json."""
     path = args.workdir / "baselines.json"
     settings = {"outer": args.folds, "inner": args.inner,
-                "runs": [list(run) for run in real_benchmark.runs_of(args.labels)],
+                "runs": [list(run) for run in real_songs.runs_of(args.labels)],
                 "weak_songs_in_every_fold": True}
     if path.exists() and json.loads(path.read_text())["settings"] == settings:
         return json.loads(path.read_text())["scores"]
@@ -91,7 +91,7 @@ def share_sweep(classifier, table, outer, inner):
         for share in AUTO_CORRECTIONS:
             fitted.prior_correction_ = share  # the fitted networks, another correction
             found[share].append(scoring.scores(genres[test], fitted.predict(features.iloc[test])))
-    return {share: real_benchmark.fold_means(rows) for share, rows in found.items()}
+    return {share: real_songs.fold_means(rows) for share, rows in found.items()}
 
 
 def print_sweep(classifier, tables, baselines, args):
@@ -122,10 +122,10 @@ def parse_args(argv):
     parser.add_argument("--trials", type=int, default=30, help="trials in the whole search")
     parser.add_argument("--labels", nargs="+",
                         help="label sources (extract --labels values; default: "
-                        "real_benchmark's two runs)%(default).0s")
+                        "real_cv's two runs)%(default).0s")
     parser.add_argument("--folds", type=int, default=5, help="outer folds (fold seed 0)")
     parser.add_argument("--inner", type=int, default=3, help="inner folds per outer fold")
-    parser.add_argument("--crops", type=int, default=real_benchmark.CROPS,
+    parser.add_argument("--crops", type=int, default=real_songs.CROPS,
                         help="extract --crops: rows cut from each song that train the MLP only")
     parser.add_argument("--sweep", metavar="CONFIG", nargs="?", const="",
                         help="instead of searching: the inner-CV scores of train.py's defaults "
@@ -142,11 +142,9 @@ def main(argv=None):
     torch.set_num_threads(1)
     args.workdir.mkdir(parents=True, exist_ok=True)
     tables = {}
-    for run in real_benchmark.runs_of(args.labels):
-        name = real_benchmark.workdir_name(run)
-        tables[name], _ = real_benchmark.labelled_table(
-            SHARED_DATA / "MillionSongSubset" / "data", run, SHARED_DATA / "sid_mismatches.txt",
-            args.workdir / name, args.crops)
+    for run in real_songs.runs_of(args.labels):
+        tables[run.source], _ = real_songs.labelled_table(
+            real_songs.SONGS, run, real_songs.MISMATCHES, args.workdir / run.source, args.crops)
     with threadpool_limits(limits=1):
         baselines = baseline_scores(tables, args)
     if args.sweep is not None:

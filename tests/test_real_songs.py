@@ -1,6 +1,6 @@
-"""bench.real_benchmark: the real pipeline (extract -> preprocess -> cross-validated MLP and
-baselines) on song files, its paired differences and its one-line option errors; the other
-real-data benchmarks' folds and option errors."""
+"""bench.real_songs and the real-data benchmarks built on it besides bench.real_cv (its own
+tests: test_real_cv.py): the learning curve, the MLP's selection, the feature families and the
+training-speed benchmark; their folds and one-line option errors."""
 import importlib
 import re
 
@@ -10,42 +10,26 @@ import pytest
 
 import scoring
 import songtable
-from bench import bench_features, learning_curve, real_benchmark, select_mlp
-from classifier import GenreClassifier
+from bench import bench_features, learning_curve, real_songs, select_mlp
 from dataset.sample import generate_sample
 
 
-def test_paired_difference_is_against_the_best_baseline_per_metric():
-    results = {"MLP": [{"accuracy": 0.7, "macro_f1": 0.4}, {"accuracy": 0.8, "macro_f1": 0.6}],
-               "a": [{"accuracy": 0.6, "macro_f1": 0.5}, {"accuracy": 0.6, "macro_f1": 0.5}],
-               "b": [{"accuracy": 0.7, "macro_f1": 0.2}, {"accuracy": 0.7, "macro_f1": 0.2}]}
-    best, mean, error = real_benchmark.paired_difference(results, "accuracy")
-    assert best == "b" and mean == pytest.approx(0.05)
-    assert error == pytest.approx(np.std([0.0, 0.1], ddof=1) / np.sqrt(2))
-    assert real_benchmark.paired_difference(results, "macro_f1")[0] == "a"
+def test_a_runs_source_name_is_its_own_or_its_first_label_sources():
+    assert [run.source for run in real_songs.DEFAULT_RUNS] == ["cd1", "lastfm"]
+    assert real_songs.Run("/x/msd_tagtraum_cd1.cls,echonest-terms").source == "msd_tagtraum_cd1"
+    assert real_songs.runs_of(None) == real_songs.DEFAULT_RUNS
 
 
-def test_runs_the_pipeline_on_song_files(tmp_path, capsys):
-    generate_sample(tmp_path / "sample", songs_per_genre=12, seed=1)
-    config = tmp_path / "mlp.json"
-    config.write_text('{"epochs": 5, "hidden": [16, 8]}')
-    assert real_benchmark.main([
-        "--songs", str(tmp_path / "sample" / "data"),
-        "--labels", str(tmp_path / "sample" / "sample_genres.cls"), "--mismatches", "",
-        "--folds", "2", "--repeats", "1", "--config", str(config),
-        "--workdir", str(tmp_path / "work")]) == 0
-    printed = capsys.readouterr().out
-    assert re.search(r"sample_genres.cls: \d+ songs, \d+ genres \(\w+ \d+%\), \d+ artists", printed)
-    for title in ("MLP", "majority class", "logistic regression", "HistGradientBoosting",
-                  "MLP - "):
-        assert title in printed
-    assert (tmp_path / "work" / "sample_genres" / "SongCSV.csv").exists()
+def test_paired_difference_is_per_fold():
+    mine = [{"accuracy": 0.7}, {"accuracy": 0.8}]
+    reference = [{"accuracy": 0.6}, {"accuracy": 0.6}]
+    mean, error = real_songs.paired(mine, reference, "accuracy")
+    assert mean == pytest.approx(0.15)
+    assert error == pytest.approx(np.std([0.1, 0.2], ddof=1) / np.sqrt(2))
 
 
 @pytest.mark.parametrize("script, options, complaint", [
-    ("real_benchmark", ["--folds", "1"], "--folds must be at least 2"),
-    ("real_benchmark", ["--songs", "/nowhere"], "--songs /nowhere: no such folder"),
-    ("real_benchmark", ["--crops", "-1"], "--crops must be at least 0"),
+    ("learning_curve", ["--crops", "-1"], "--crops must be at least 0"),
     ("learning_curve", ["--shares", "0.5", "1.5"], "--shares must be in (0, 1]"),
     ("learning_curve", ["--config", "/nowhere.json"], "/nowhere.json: not a readable JSON file"),
     ("bench_train", ["--synthetic-seeds", "0"], "--synthetic-seeds must be at least 1"),
@@ -75,26 +59,6 @@ def test_selection_never_scores_an_outer_test_row():
                               "hgb": {"accuracy": 0.55, "macro_f1": 0.2}}) == pytest.approx(-0.05)
 
 
-def test_crops_train_the_mlp_only_on_the_same_test_songs(tmp_path):
-    generate_sample(tmp_path / "sample", songs_per_genre=12, seed=1)
-    table, _ = real_benchmark.labelled_table(
-        tmp_path / "sample" / "data", real_benchmark.Run(
-            str(tmp_path / "sample" / "sample_genres.cls")), None, tmp_path / "work", crops=2)
-    crops = songtable.crop_mask(table).to_numpy()
-    songs = table[~crops].reset_index(drop=True)
-    # No split of its own (the folds are the split): every song keeps its crops.
-    assert crops.sum() == 2 * len(songs) and set(table["split"]) == {"train"}
-
-    def methods():
-        return {"MLP": GenreClassifier(epochs=3, hidden=(8,), ensemble=1),
-                "lr": scoring.baselines()["logistic_regression"]}
-
-    with_crops = real_benchmark.compare(methods(), table, 2, 1)
-    without = real_benchmark.compare(methods(), songs, 2, 1)
-    assert with_crops["lr"] == without["lr"]  # the same test songs, no crop in its training
-    assert with_crops["MLP"] != without["MLP"]  # the MLP learns from the crops
-
-
 def test_learning_curve_keeps_a_share_of_each_folds_training_artists():
     genres = np.array(["a", "b"] * 60)
     artists = np.array([f"AR{i // 2}" for i in range(120)])
@@ -118,12 +82,12 @@ def test_learning_curve_keeps_a_share_of_each_folds_training_artists():
 
 def test_learning_curve_at_the_whole_share_is_the_benchmarks_cross_validation(tmp_path):
     generate_sample(tmp_path / "sample", songs_per_genre=12, seed=1)
-    table, _ = real_benchmark.labelled_table(
-        tmp_path / "sample" / "data", real_benchmark.Run(
+    table, _ = real_songs.labelled_table(
+        tmp_path / "sample" / "data", real_songs.Run(
             str(tmp_path / "sample" / "sample_genres.cls")), None, tmp_path / "work")
     regression = scoring.baselines()["logistic_regression"]
     found = learning_curve.curve(regression, table, (0.5, 1.0), 2, 0)
-    whole = real_benchmark.compare({"lr": regression}, table, 2, 1)["lr"]
+    whole = scoring.cross_validated(regression, table, n_folds=2, seeds=[0])
     assert found[1.0][1]["accuracy"] == pytest.approx(np.mean([f["accuracy"] for f in whole]))
     assert found[0.5][0] < found[1.0][0]  # fewer training songs at half the artists
     shown = learning_curve.format_curves({"lr": found}, (0.5, 1.0))
@@ -132,8 +96,8 @@ def test_learning_curve_at_the_whole_share_is_the_benchmarks_cross_validation(tm
 
 def test_selection_scores_the_baselines_without_crops(tmp_path):
     generate_sample(tmp_path / "sample", songs_per_genre=12, seed=1)
-    table, _ = real_benchmark.labelled_table(
-        tmp_path / "sample" / "data", real_benchmark.Run(
+    table, _ = real_songs.labelled_table(
+        tmp_path / "sample" / "data", real_songs.Run(
             str(tmp_path / "sample" / "sample_genres.cls")), None, tmp_path / "work", crops=2)
     regression = scoring.baselines()["logistic_regression"]
     assert select_mlp.inner_scores(regression, table, 2, 2) == select_mlp.inner_scores(
