@@ -30,6 +30,7 @@ from sklearn.metrics import classification_report, confusion_matrix
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
+import modelcard
 import options
 import plots
 import scoring
@@ -43,6 +44,7 @@ MODEL_TITLE = "MLP"
 # Songs the baselines learn from at most: HistGradientBoosting on a million songs' train split
 # (700,000 songs, 200 features) takes 12 minutes on a core; on 100,000, under two.
 BASELINE_SONGS = 100_000
+RESAMPLES = 1000  # of the test artists, for the model card's intervals
 SOFT_VOTE_TITLE = "MLP + HGB soft vote"
 
 
@@ -51,17 +53,20 @@ def evaluate(classifier, table, baseline_seed=0, soft_vote=False, baseline_songs
     ``baseline_songs`` of its songs, a sample stratified by genre; None: all).
 
     Returns {"model", "baselines", "n_test", "classes", "per_genre", "confusion",
-    "baseline_train_songs", "train_songs"}: scores of the MLP, scores of each baseline by name,
-    scikit-learn's per-genre report dict, the MLP's confusion matrix (true x predicted genre),
-    the songs the baselines learned from and the train split's songs; with ``soft_vote``, also
-    "soft_vote": the scores of the mean of the MLP's and HistGradientBoosting's probabilities.
+    "baseline_train_songs", "train_songs", "intervals", "calibration", "test_artists",
+    "resamples"}: scores of the MLP, scores of each baseline by name, scikit-learn's per-genre
+    report dict, the MLP's confusion matrix (true x predicted genre), the songs the baselines
+    learned from and the train split's songs, each method's 95 % intervals from resampling
+    the test artists (scoring.artist_intervals), the MLP's calibration; with ``soft_vote``,
+    also "soft_vote": the scores of the mean of the MLP's and HistGradientBoosting's
+    probabilities.
     """
     names = list(classifier.feature_names_in_)
     baselines = scoring.baselines(baseline_seed)
     # Songs' crops (extract --crops) train the MLP only: the baselines score lower with them.
     train_x, train_y, _ = songtable.split_rows(
         scoring.training_table(baselines["logistic_regression"], table), "train")
-    test_x, test_y, _ = songtable.split_rows(table, "test")
+    test_x, test_y, test_artists = songtable.split_rows(table, "test")
     if len(test_y) == 0:
         raise songtable.TableError("no test rows (split == 'test')")
     unknown = sorted(set(test_y) - set(classifier.classes_))
@@ -91,10 +96,18 @@ def evaluate(classifier, table, baseline_seed=0, soft_vote=False, baseline_songs
               "per_genre": classification_report(test_y, predicted, labels=classes,
                                                  zero_division=0, output_dict=True),
               "confusion": confusion_matrix(test_y, predicted, labels=classes)}
+    predictions = {"model": predicted, **{name: estimator.predict(test_x)
+                                          for name, estimator in fitted.items()}}
     if soft_vote:
         boosted = aligned_probabilities(fitted["hist_gradient_boosting"], test_x, classes)
-        voted = classifier.classes_[(probabilities + boosted).argmax(axis=1)]
-        report["soft_vote"] = scoring.scores(test_y, voted)
+        predictions["soft_vote"] = classifier.classes_[(probabilities + boosted).argmax(axis=1)]
+        report["soft_vote"] = scoring.scores(test_y, predictions["soft_vote"])
+    report.update(
+        intervals={name: scoring.artist_intervals(test_y, values, test_artists, RESAMPLES,
+                                                  baseline_seed)
+                   for name, values in predictions.items()},
+        calibration=scoring.calibration(test_y, probabilities, classes),
+        test_artists=len(set(test_artists)), resamples=RESAMPLES)
     return report
 
 
@@ -197,6 +210,7 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(argv)
     figure = args.figure or Path(args.checkpoint).with_name("confusion_matrix.png")
+    card = Path(args.checkpoint).with_name(modelcard.CARD)
     torch.set_num_threads(args.threads)
     try:
         classifier = GenreClassifier.load(args.checkpoint).predict_on(args.device)
@@ -207,6 +221,7 @@ def main(argv=None):
                               args.baseline_songs or None)
         plots.confusion_matrix(figure, report["confusion"], report["classes"],
                                f"MLP on the test split ({report['n_test']} songs)")
+        modelcard.write(card, classifier, report, args.data)
         if args.out:
             summary = {key: report[key] for key in ("model", "soft_vote", "baselines", "n_test",
                                                      "classes", "baseline_train_songs",
@@ -226,7 +241,7 @@ def main(argv=None):
     print()
     print("MLP per genre:")
     print(format_per_genre(report))
-    print(f"wrote {figure}")
+    print(f"wrote {figure}, {card} (its test section: 95 % intervals from resampling artists)")
     if args.out:
         print(f"wrote {args.out}")
     return 0

@@ -13,6 +13,7 @@ table's own marks (songtable.learning_rows): weaker labels and crops train, neve
 import inspect
 
 import numpy as np
+import pandas as pd
 from sklearn.dummy import DummyClassifier
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.impute import SimpleImputer
@@ -76,6 +77,55 @@ def learned_message(learned):
     trained, validated = int((learned == "train").sum()), int((learned == "val").sum())
     return (f"the model learned from {trained + validated} of the {len(learned)} songs it "
             f"would be scored on ({trained} trained on, {validated} validated on)")
+
+
+def artist_intervals(true, predicted, artists, resamples=1000, seed=0, level=0.95):
+    """{metric: (low, high)}: the ``level`` percentile interval of each of ``scores`` over
+    ``resamples`` resamples of the artists, with replacement, each bringing all its songs: songs
+    of one artist share a producer and a sound, so the artist, not the song, is what varies."""
+    codes, _ = pd.factorize(np.concatenate([np.asarray(true), np.asarray(predicted)]).astype(str))
+    true, predicted = codes[:len(true)], codes[len(true):]
+    n_classes = max(codes.max(initial=0) + 1, 1)
+    groups, _ = pd.factorize(np.asarray(artists))
+    per_artist = np.zeros((groups.max(initial=-1) + 1, n_classes ** 2))
+    np.add.at(per_artist, (groups, true * n_classes + predicted), 1)
+    rng = np.random.default_rng(seed)
+    draws = np.stack([np.bincount(rng.integers(0, len(per_artist), len(per_artist)),
+                                  minlength=len(per_artist)) for _ in range(resamples)])
+    confusion = (draws @ per_artist).reshape(resamples, n_classes, n_classes)
+    tail = (1 - level) / 2 * 100
+    return {metric: tuple(np.percentile(values, [tail, 100 - tail]).tolist())
+            for metric, values in _confusion_scores(confusion).items()}
+
+
+def _confusion_scores(confusion):
+    """``scores`` of each of a stack of confusion matrices (..., true, predicted)."""
+    hits = np.diagonal(confusion, axis1=-2, axis2=-1)
+    actual, guessed = confusion.sum(axis=-1), confusion.sum(axis=-2)
+    present, seen = (actual + guessed) > 0, actual > 0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        f1 = np.where(present, 2 * hits / (actual + guessed), 0.0)
+        recall = np.where(seen, hits / actual, 0.0)
+    return {"accuracy": hits.sum(axis=-1) / np.maximum(confusion.sum(axis=(-2, -1)), 1),
+            "macro_f1": f1.sum(axis=-1) / np.maximum(present.sum(axis=-1), 1),
+            "balanced_accuracy": recall.sum(axis=-1) / np.maximum(seen.sum(axis=-1), 1)}
+
+
+def calibration(true, probabilities, classes, bins=15):
+    """{"log_loss", "expected_calibration_error"} of genre probabilities (songs x ``classes``):
+    the mean negative log-probability of the true genre (clipped at 1e-15), and the mean gap
+    between the top probability and how often it was right, over ``bins`` equal-width bins of
+    that probability, weighted by their songs."""
+    column = {genre: i for i, genre in enumerate(classes)}
+    truth = np.array([column[genre] for genre in true])
+    rows = np.arange(len(truth))
+    log_loss = float(-np.log(np.clip(probabilities[rows, truth], 1e-15, 1)).mean())
+    confidence = probabilities.max(axis=1)
+    right = probabilities.argmax(axis=1) == truth
+    which = np.minimum((confidence * bins).astype(int), bins - 1)
+    gap = sum(abs(right[which == b].mean() - confidence[which == b].mean()) * (which == b).sum()
+              for b in range(bins) if (which == b).any())
+    return {"log_loss": log_loss, "expected_calibration_error": float(gap / len(truth))}
 
 
 def scorer(estimator, features, genres):

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import torch
 
+import modelcard
 import options
 import plots
 import provenance
@@ -35,7 +36,7 @@ from dataset import cli
 from dataset.outputs import OutputError, atomic_folder, atomic_output
 from training import HISTORY_COLUMNS, TrainingError
 
-RUN_FILES = ("model.pt", "history.csv", "learning_curve.png")
+RUN_FILES = ("model.pt", "history.csv", "learning_curve.png", modelcard.CARD)
 # What evaluate.py writes into a run folder: it describes the run's model, and goes with it.
 EVALUATION_FILES = ("metrics.json", "confusion_matrix.png")
 
@@ -44,7 +45,8 @@ def build_parser():
     parser = cli.new_parser(__doc__)
     cli.add_data_option(parser)
     parser.add_argument("--out", default="runs/main", metavar="FOLDER",
-                        help="the run folder: model.pt, history.csv and the learning curve")
+                        help="the run folder: model.pt, history.csv, the learning curve and "
+                        "MODEL_CARD.md")
     options.add_threads_option(parser)
     options.add_parameter_options(parser)
     return parser
@@ -94,6 +96,8 @@ def fit_and_write(classifier, table, data, out):
         write_history(run / "history.csv", classifier.history_)
         plots.learning_curve(run / "learning_curve.png", classifier.history_,
                              classifier.metrics_["best_epochs"])
+        # From the checkpoint's own record, as a reader of model.pt would see it.
+        modelcard.write(run / modelcard.CARD, GenreClassifier.load(run / "model.pt"))
 
 
 def summary(classifier, crops):
@@ -124,7 +128,7 @@ def main(argv=None):
         print("\ninterrupted: training stopped, nothing written", file=sys.stderr)
         return 130
     print(summary(classifier, songtable.crop_mask(table).any()))
-    print(f"wrote {out / 'model.pt'}, {out / 'history.csv'}, {out / 'learning_curve.png'}")
+    print(f"wrote {', '.join(str(out / name) for name in RUN_FILES)}")
     return 0
 
 

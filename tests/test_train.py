@@ -32,7 +32,7 @@ def run(table_path, tmp_path_factory):
 
 def test_run_folder_has_checkpoint_history_and_curve(run, table_path, capsys):
     assert {path.name for path in run.iterdir()} == {"model.pt", "history.csv",
-                                                     "learning_curve.png"}
+                                                     "learning_curve.png", "MODEL_CARD.md"}
     classifier = GenreClassifier.load(run / "model.pt")
     assert classifier.seed == 1 and classifier.hidden == (16, 8) and classifier.ensemble == 2
     with open(run / "history.csv", newline="") as stream:
