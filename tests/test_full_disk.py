@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import songtable
 from songs import synthetic_songcsv
 from test_extract import write_tree
 
@@ -175,3 +176,32 @@ def test_extract_resumes_once_a_disk_that_filled_up_has_room(inputs, disk):
     assert whole.returncode == 0, whole.stderr
     assert (disk / output).read_bytes() == (roomy / output).read_bytes()
     assert sorted(contents(disk)) == [output]
+
+
+# tune.py's study database is written through Optuna's SQLite storage, whose errors are not
+# OSErrors: they still give one line.
+SEARCH = ["tune.py", "--data", "{table}", "--trials", "1", "--folds", "2", "--epochs", "2",
+          "--ensemble", "1", "--out", "{disk}/tune"]
+
+
+@pytest.fixture(scope="module")
+def table(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tune") / "pre.csv"
+    songtable.clean(synthetic_songcsv(n_songs=120)).to_csv(path, index=False)
+    return path
+
+
+@pytest.mark.parametrize("kind, said", [
+    ("full", "study.db: cannot write it: database or disk is full (free space or choose "
+             "another --out)"),
+    ("read-only", ": cannot write it: a read-only file system (choose another place)")])
+def test_a_search_that_cannot_write_is_one_line(kind, said, table, disk):
+    pytest.importorskip("optuna", reason="tune.py needs requirements-tune.txt installed")
+    if kind == "full":
+        fill(disk)
+    else:
+        subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    ran = run_script(SEARCH, table=table, disk=disk)
+    assert ran.returncode == 2 and "Traceback" not in ran.stderr
+    assert ran.stderr.count("\n") == 1
+    assert ran.stderr.startswith(f"error: {disk / 'tune'}") and said in ran.stderr

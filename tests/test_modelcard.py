@@ -46,7 +46,7 @@ def test_train_writes_the_card_from_the_checkpoints_record(run):
     assert "synthetic 2" in card  # the label source and its songs
     for genre, count in classifier.metrics_["train_genres"].items():
         assert re.search(rf"^\| {genre} \| {count:,} \|", card, re.MULTILINE)
-    assert f"| hidden | (16, 8) |" in card and "| ensemble | 2 |" in card
+    assert "| hidden | (16, 8) |" in card and "| ensemble | 2 |" in card
     assert f"Accuracy {classifier.metrics_['val_accuracy']:.3f}" in card
     assert classifier.provenance_["code"]["python"] in card
     assert "producer" in card and "Test" not in sections(card)
