@@ -42,7 +42,7 @@ class InputTransform:
             or [np.zeros(features.shape[1], dtype=bool)]))
         self.quantiles = (fit_quantiles(_sample_rows(features, QUANTILE_ROWS))
                           if self.kind == "quantile" else None)
-        values = (torch.from_numpy(_writable(features)) if overwrite and features.flags.c_contiguous
+        values = (torch.from_numpy(features) if overwrite and _writable(features)
                   else torch.empty(features.shape))
         flags = torch.empty((len(features), len(self.missing_columns)), dtype=torch.bool)
         for start, chunk in zip(range(0, len(features), CHUNK_ROWS), _chunks(features)):
@@ -113,11 +113,15 @@ class TrainingInputs:
 
 
 def _writable(array):
-    """``array`` made writable: pandas hands out read-only views of a table's values, whose
-    owner, the table's block, may be written."""
-    if not array.flags.writeable:
+    """Whether ``array`` (C order) can be written, made so where it may be: pandas hands out
+    read-only views of a table's values, whose owner, the table's block, may be written."""
+    if not array.flags.c_contiguous:
+        return False
+    try:
         array.flags.writeable = True
-    return array
+    except ValueError:  # its owner is read-only: a memory map, an Arrow buffer
+        return False
+    return True
 
 
 def _chunks(rows):

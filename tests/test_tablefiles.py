@@ -92,3 +92,20 @@ def test_preprocess_and_train_on_parquet_as_on_csv(songs, tmp_path, capsys):
     models = [GenreClassifier.load(tmp_path / name / "model.pt").network_
               for name in ("csv", "parquet")]
     assert all(torch.equal(*pair) for pair in zip(*(model.parameters() for model in models)))
+
+
+def test_fit_overwrites_a_tables_features_only_when_told(tmp_path):
+    """train.py lets fit turn the table's train rows into the inputs in place (a million
+    songs' table held once): the same model as with a copy, and by default X is left alone."""
+    table = songtable.clean(synthetic_songcsv(n_songs=200))
+    table.to_parquet(tmp_path / "pre.parquet")
+    models = []
+    for copy_X in (True, False):
+        read = tablefiles.read(tmp_path / "pre.parquet", splits=("train", "val"))
+        features, genres, _ = songtable.split_rows(read, "train")
+        before = features.to_numpy().copy()
+        models.append(GenreClassifier(epochs=3, hidden=(8,), ensemble=1).fit(
+            features, genres, eval_set=songtable.split_rows(read, "val")[:2], copy_X=copy_X))
+        assert np.array_equal(features.to_numpy(), before, equal_nan=True) == copy_X
+    assert all(torch.equal(*pair) for pair in zip(*(model.network_.parameters()
+                                                     for model in models)))
