@@ -68,7 +68,7 @@ download: setup
 # dataset package alone; the other scripts import the rest (the library) and none imports another.
 CODE := $(filter-out tests/% bench/% build/%,$(wildcard *.py */*.py */*/*.py dataset/*.tsv))
 EXTRACT_CODE := $(filter dataset/%,$(CODE))
-SCRIPTS := preprocess.py train.py evaluate.py predict.py tune.py
+SCRIPTS := model.py preprocess.py train.py evaluate.py predict.py tune.py
 LIBRARY := $(filter-out $(SCRIPTS),$(CODE))
 
 # extract -> preprocess -> train -> evaluate; SongCSV.csv is remade when a song file, the

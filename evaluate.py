@@ -30,15 +30,12 @@ from sklearn.metrics import classification_report, confusion_matrix
 from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
-import modelcard
-import options
-import plots
-import scoring
-import songtable
-from checkpoint import CheckpointError
-from classifier import GenreClassifier
 from dataset import cli
 from dataset.outputs import OutputError, atomic_output
+from genrelearn import (featurecolumns, modelcard, options, plots, scoring, splitting, summaries,
+                        tablefiles)
+from genrelearn.checkpoint import CheckpointError
+from genrelearn.classifier import GenreClassifier
 
 MODEL_TITLE = "MLP"
 # Songs the baselines learn from at most: HistGradientBoosting on a million songs' train split
@@ -64,17 +61,17 @@ def evaluate(classifier, table, baseline_seed=0, soft_vote=False, baseline_songs
     names = list(classifier.feature_names_in_)
     baselines = scoring.baselines(baseline_seed)
     # Songs' crops (extract --crops) train the MLP only: the baselines score lower with them.
-    train_x, train_y, _ = songtable.split_rows(
+    train_x, train_y, _ = splitting.split_rows(
         scoring.training_table(baselines["logistic_regression"], table), "train")
-    test_x, test_y, test_artists = songtable.split_rows(table, "test")
+    test_x, test_y, test_artists = splitting.split_rows(table, "test")
     if len(test_y) == 0:
-        raise songtable.TableError("no test rows (split == 'test')")
+        raise tablefiles.TableError("no test rows (split == 'test')")
     unknown = sorted(set(test_y) - set(classifier.classes_))
     if unknown:
-        raise songtable.TableError("the test split has genres the model was not trained on: "
-                                   + songtable.summarise(unknown))
-    train_x, test_x = songtable.numeric_features(train_x, names), songtable.numeric_features(
-        test_x, names)
+        raise tablefiles.TableError("the test split has genres the model was not trained on: "
+                                   + summaries.summarise(unknown))
+    train_x = featurecolumns.numeric_features(train_x, names)
+    test_x = featurecolumns.numeric_features(test_x, names)
     refuse_learned_songs(classifier, test_x)
     train_songs = len(train_y)
     if baseline_songs is not None and baseline_songs < train_songs:
@@ -216,7 +213,7 @@ def main(argv=None):
         classifier = GenreClassifier.load(args.checkpoint).predict_on(args.device)
         with threadpool_limits(args.threads):
             # What evaluate reads: the test songs, and the train songs the baselines learn from.
-            table = songtable.read_table(args.data, splits=("train", "test"), crops=False)
+            table = tablefiles.read_table(args.data, splits=("train", "test"), crops=False)
             report = evaluate(classifier, table, args.baseline_seed, args.soft_vote,
                               args.baseline_songs or None)
         plots.confusion_matrix(figure, report["confusion"], report["classes"],
@@ -232,7 +229,7 @@ def main(argv=None):
         print(f"error: {args.checkpoint}: {err}{trained_on(classifier, args.data)}",
               file=sys.stderr)
         return 2
-    except (CheckpointError, songtable.TableError, OutputError) as err:
+    except (CheckpointError, tablefiles.TableError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"test split of {args.data}: {report['n_test']} songs, {len(report['classes'])} genres; "
@@ -247,5 +244,10 @@ def main(argv=None):
     return 0
 
 
+def command():
+    """The installed command, msd-evaluate: main with Ctrl-C handled as when run as a script."""
+    return interrupts.run(main, "evaluation")
+
+
 if __name__ == "__main__":
-    sys.exit(interrupts.run(main, "evaluation"))
+    sys.exit(command())

@@ -1,89 +1,59 @@
-"""The network alone: linear layers with ReLU and dropout, for one or several members side by side.
+"""Show the genre classifier's network: its layers and size, for train.py's options or a run.
 
 Usage:
-    from model import GenreMLP
-    network = GenreMLP(n_features=200, n_classes=8, hidden=(256, 128, 64), dropout=0.36, members=5)
-    logits = network(inputs)       # (members, songs, genres) from (songs, features)
+    python model.py                                        # train.py's default network
+    python model.py --inputs 382 --genres 8 --hidden 512,256,128 --ensemble 3
+    python model.py --config runs/tune-NAME/best.json      # a tuned configuration's
+    python model.py --checkpoint runs/main/model.pt        # a trained model's
 
-Three hidden widths make the four-linear-layer MLP of the original project. The members of an
-ensemble are independent networks of one shape; layer by layer their weights are stacked along a
-leading member dimension, so one batched matrix product runs them all and an ensemble of five
-costs little more per step than one network. Inputs are (songs, features), shared by every
-member, or (members, songs, features), one set per member (e.g. each with its own input noise).
+The network is genrelearn/network.py's GenreMLP: four Linear layers (three hidden widths) with
+ReLU and dropout, the ensemble's members side by side in one batched module. Its inputs are the
+table's features plus a missing-value flag for each feature with gaps (genrelearn/transforms.py);
+genrelearn/classifier.py trains it (train.py) and genrelearn/checkpoint.py saves it. The
+options are train.py's (--hidden, --dropout and --ensemble shape the network; the others do
+not); --checkpoint shows a trained model's network instead.
 """
-import copy
-import itertools
+import sys
 
-import torch
-from torch import nn
+from dataset import cli
+from genrelearn import options
+from genrelearn.checkpoint import CheckpointError, read_checkpoint
+from genrelearn.network import GenreMLP
 
 
-class GenreMLP(nn.Module):
-    """``members`` MLPs: inputs -> Linear -> ReLU -> dropout ... -> Linear -> genre logits.
+def build_parser():
+    parser = cli.new_parser(__doc__)
+    parser.add_argument("--inputs", type=int, default=200,
+                        help="network inputs: the features, plus a flag per feature with gaps")
+    parser.add_argument("--genres", type=int, default=13, help="genres: the network's outputs")
+    options.add_checkpoint_option(parser)
+    parser.set_defaults(checkpoint=None)
+    options.add_parameter_options(parser)
+    return parser
 
-    ``seeds`` (one per member) draws member m's initial weights as torch.nn.Linear draws them
-    after torch.manual_seed(seeds[m]); without it they come from torch's current random state.
-    """
 
-    def __init__(self, n_features, n_classes, hidden=(128, 64, 32), dropout=0.0, members=1,
-                 seeds=None):
-        super().__init__()
-        self.widths = [n_features, *hidden, n_classes]
-        self.dropout = dropout
-        self.members = members
-        layers = [self._initial_layers(None if seeds is None else seeds[member])
-                  for member in range(members)]
-        self.weights = nn.ParameterList(
-            nn.Parameter(torch.stack([member[depth].weight.detach().T for member in layers]))
-            for depth in range(len(self.widths) - 1))
-        self.biases = nn.ParameterList(
-            nn.Parameter(torch.stack([member[depth].bias.detach() for member in layers])[:, None])
-            for depth in range(len(self.widths) - 1))
+def network_of(parser, args):
+    """The GenreMLP that --checkpoint holds, or that the options describe."""
+    if args.checkpoint:
+        return GenreMLP(**read_checkpoint(args.checkpoint)["model_args"])
+    if args.inputs < 1 or args.genres < 2:
+        parser.error("--inputs must be at least 1 and --genres at least 2")
+    parameters = {**options.parameter_defaults(), **options.chosen_parameters(parser, args)}
+    return GenreMLP(args.inputs, args.genres, tuple(parameters["hidden"]), parameters["dropout"],
+                    members=parameters["ensemble"])
 
-    def _initial_layers(self, seed):
-        if seed is not None:
-            torch.manual_seed(seed)
-        return [nn.Linear(width_in, width_out)
-                for width_in, width_out in itertools.pairwise(self.widths)]
 
-    def forward(self, x):
-        if x.dim() == 2:
-            x = x.expand(self.members, -1, -1)
-        last = len(self.weights) - 1
-        for depth, (weight, bias) in enumerate(zip(self.weights, self.biases, strict=True)):
-            x = torch.baddbmm(bias, x, weight)
-            if depth < last:
-                x = torch.relu(x)
-                if self.training and self.dropout:
-                    # A uniform draw per unit: torch's own dropout draws Bernoulli variables on
-                    # the CPU four times slower, a sixth of an ensemble's training step. The
-                    # scaled mask is made outside autograd: one product to differentiate.
-                    with torch.no_grad():
-                        kept = torch.rand_like(x).ge_(self.dropout).mul_(1 / (1 - self.dropout))
-                    x = x * kept
-        return x
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        network = network_of(parser, args)
+    except CheckpointError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(network.layer_lines()))
+    return 0
 
-    def arguments(self):
-        """The constructor's arguments that rebuild this shape (a checkpoint's model_args)."""
-        return {"n_features": self.widths[0], "n_classes": self.widths[-1],
-                "hidden": list(self.widths[1:-1]), "dropout": self.dropout,
-                "members": self.members}
 
-    def select(self, members):
-        """A network of the listed members alone, with their current weights."""
-        chosen = copy.deepcopy(self)
-        index = torch.tensor(members, device=self.weights[0].device)
-        for values in (chosen.weights, chosen.biases):
-            for depth, value in enumerate(values):
-                values[depth] = nn.Parameter(value.detach()[index])
-        chosen.members = len(members)
-        return chosen
-
-    def member_state(self, member):
-        """A copy of member ``member``'s weights, for ``load_member_state``."""
-        return [value[member].detach().clone() for value in self.parameters()]
-
-    def load_member_state(self, member, state):
-        with torch.no_grad():
-            for value, saved in zip(self.parameters(), state, strict=True):
-                value[member] = saved
+if __name__ == "__main__":
+    sys.exit(main())

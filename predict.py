@@ -53,15 +53,14 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-import options
-import songtable
 from dataset import cli, extract, features, hdf5_getters
 from dataset.errors import InputError, first_line
 from dataset.outputs import OutputError, atomic_output
 from dataset.songfiles import TRACK_FILE_NAME, file_parts, find_song_files
 from dataset.writers import SCALE_INSTALL
-from checkpoint import CheckpointError
-from classifier import GenreClassifier
+from genrelearn import featurecolumns, options, summaries, tablefiles
+from genrelearn.checkpoint import CheckpointError
+from genrelearn.classifier import GenreClassifier
 
 CHUNK_SONGS = 10_000  # songs read, predicted and written at a time: a summary file's part
 PROBABILITY_FORMAT = "%.4f"  # in --out: finer than any difference a genre choice rests on
@@ -84,7 +83,7 @@ def plan_reading(paths, feature_names, chunk_size, skipped, read_files):
 
     .h5 files are read by ``read_files`` (an extract engine's: see extract.local_engine);
     unreadable ones met while reading are named on stderr and added to ``skipped``.
-    Raises InputError or songtable.TableError.
+    Raises InputError or tablefiles.TableError.
     """
     wanted = {*feature_names, "track_id", features.CROP}
     readers = []
@@ -106,7 +105,7 @@ def existing_table(path):
     """``path``, or TableError when it is not a file."""
     if not Path(path).is_file():
         problem = "not a file" if Path(path).exists() else "no such file"
-        raise songtable.TableError(f"{path}: {problem}")
+        raise tablefiles.TableError(f"{path}: {problem}")
     return path
 
 
@@ -137,9 +136,9 @@ def csv_chunks(path, wanted, chunk_size):
             yield named(without_crops(songs), lambda index: f"{path}:{index + 2}")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             ValueError) as err:
-        raise songtable.TableError(f"{path}: not a readable CSV ({first_line(err)})") from None
+        raise tablefiles.TableError(f"{path}: not a readable CSV ({first_line(err)})") from None
     except OSError as err:  # a permission, a disk error
-        raise songtable.TableError(f"{path}: cannot read it "
+        raise tablefiles.TableError(f"{path}: cannot read it "
                                  f"({err.strerror or first_line(err)})") from None
 
 
@@ -155,7 +154,7 @@ def open_parquet(path):
     try:
         return parquet.dataset(path, format="parquet")
     except (OSError, ValueError) as err:  # pyarrow's ArrowInvalid is a ValueError
-        raise songtable.TableError(f"{path}: not a readable Parquet table "
+        raise tablefiles.TableError(f"{path}: not a readable Parquet table "
                                    f"({first_line(err)})") from None
 
 
@@ -169,7 +168,7 @@ def parquet_chunks(dataset, path, wanted, chunk_size):
             first += batch.num_rows
             yield named(without_crops(songs), lambda index: f"{path}:row {index + 1}")
     except (OSError, ValueError) as err:
-        raise songtable.TableError(f"{path}: not a readable Parquet table "
+        raise tablefiles.TableError(f"{path}: not a readable Parquet table "
                                    f"({first_line(err)})") from None
 
 
@@ -183,7 +182,7 @@ def refuse_summary_files(files, feature_names):
         # Only a file not named like a track file is opened to check (there may be a million).
         if not TRACK_FILE_NAME.fullmatch(Path(path).name) and hdf5_getters.is_summary_file(path):
             raise InputError(f"{path}: missing feature columns: "
-                             f"{songtable.summarise(needed)}: a summary file has no "
+                             f"{summaries.summarise(needed)}: a summary file has no "
                              "segment arrays; predict it with a model trained on song-level "
                              "features (dataset.extract --no-segments)")
 
@@ -223,7 +222,7 @@ def predict(classifier, songs, top=1):
     a PLACE for each): track_id (or PLACE), the ``top`` most likely genres with their
     probabilities, columns as genre_columns names them, and LEARNED (see the module's
     docstring). Raises TableError for missing feature columns."""
-    feature_table = songtable.numeric_features(songs, classifier.feature_names_in_)
+    feature_table = featurecolumns.numeric_features(songs, classifier.feature_names_in_)
     probabilities = (classifier.predict_proba(feature_table) if len(feature_table)
                      else np.empty((0, len(classifier.classes_))))
     # Stable: equal probabilities keep the classes' order, whatever the chunk.
@@ -252,7 +251,7 @@ def predicted_chunks(classifier, readers, top, genre_counts, progress=True):
             bar.update(len(predictions))
             yield predictions
     if not genre_counts:
-        raise songtable.TableError("no songs in the input")
+        raise tablefiles.TableError("no songs in the input")
 
 
 def write_csv(predictions, out):
@@ -369,7 +368,7 @@ def main(argv=None):
     try:
         with interrupts.stop_on_interrupt():
             genre_counts = predict_inputs(args, skipped)
-    except (CheckpointError, InputError, songtable.TableError, OutputError) as err:
+    except (CheckpointError, InputError, tablefiles.TableError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -381,5 +380,10 @@ def main(argv=None):
     return 1 if skipped else 0
 
 
+def command():
+    """The installed command, msd-predict: main with Ctrl-C handled as when run as a script."""
+    return interrupts.run(main, "prediction")
+
+
 if __name__ == "__main__":
-    sys.exit(interrupts.run(main, "prediction"))
+    sys.exit(command())

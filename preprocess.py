@@ -15,7 +15,7 @@ features. The ``split`` column is stratified by genre and, when ``artist_id`` is
 artist-disjoint: one artist's songs all land in the same split. Songs labelled by a --train-only
 source (weaker labels, e.g. --labels data/lastfm_subset echonest-terms at extract) join the
 train split only, unless their artist is in val or test; so do songs' crops (extract --crops),
-which follow their song. The logic is songtable.plan_cleaning.
+which follow their song. The logic is cleaning.plan_cleaning.
 
 The input is a CSV, a Parquet file or a folder of Parquet parts (extract --format parquet); the
 output is Parquet when its name ends in .parquet, else CSV. Features are held as float32 and
@@ -28,10 +28,9 @@ interrupts.starting(__name__, "preprocessing")
 
 import sys
 
-import songtable
-import tablefiles
 from dataset import cli
 from dataset.outputs import OutputError
+from genrelearn import cleaning, splitting, summaries, tablefiles
 
 
 def build_parser():
@@ -68,29 +67,34 @@ def main(argv=None):
     args = parse_args(argv)
     notes = []
     try:
-        raw = tablefiles.read(args.data, text=songtable.CLEANING_COLUMNS)
-        plan = songtable.plan_cleaning(raw, args.min_per_genre, args.features, args.exclude,
-                                       args.train_only, songtable.Split(args.val_fraction,
+        raw = tablefiles.read(args.data, text=cleaning.CLEANING_COLUMNS)
+        plan = cleaning.plan_cleaning(raw, args.min_per_genre, args.features, args.exclude,
+                                       args.train_only, cleaning.Split(args.val_fraction,
                                                                         args.test_fraction,
                                                                         args.split_seed), notes)
         tablefiles.write(plan.chunks(raw), args.out)
-    except (songtable.TableError, OutputError) as err:
+    except (tablefiles.TableError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     print(f"read {len(raw)} rows from {args.data}")
     for note in notes:
         print(f"- {note}")
-    print(f"- features ({len(plan.features)}): {songtable.compact(plan.features)}")
+    print(f"- features ({len(plan.features)}): {summaries.compact(plan.features)}")
     marks = plan.marks
     grouped = "artist-disjoint" if "artist_id" in marks.columns else "no artist_id: not grouped"
-    crops = songtable.crop_mask(marks).sum()
+    crops = splitting.crop_mask(marks).sum()
     print(f"kept {len(marks) - crops} songs" + (f" and {crops} crops" if crops else "")
-          + f", {marks[songtable.LABEL].nunique()} genres, {len(plan.features)} features; split "
+          + f", {marks[tablefiles.LABEL].nunique()} genres, {len(plan.features)} features; split "
           f"(seed {args.split_seed}, stratified by genre, {grouped}):")
-    print(songtable.split_counts(marks).to_string())
+    print(splitting.split_counts(marks).to_string())
     print(f"wrote {args.out}")
     return 0
 
 
+def command():
+    """The installed command, msd-preprocess: main with Ctrl-C handled as when run as a script."""
+    return interrupts.run(main, "preprocessing")
+
+
 if __name__ == "__main__":
-    sys.exit(interrupts.run(main, "preprocessing"))
+    sys.exit(command())

@@ -26,15 +26,11 @@ from pathlib import Path
 
 import torch
 
-import modelcard
-import options
-import plots
-import provenance
-import songtable
-from classifier import FitError, GenreClassifier, SettingError
 from dataset import cli
 from dataset.outputs import OutputError, atomic_folder, atomic_output
-from training import HISTORY_COLUMNS, TrainingError
+from genrelearn import modelcard, options, plots, provenance, splitting, summaries, tablefiles
+from genrelearn.classifier import FitError, GenreClassifier, SettingError
+from genrelearn.training import HISTORY_COLUMNS, TrainingError
 
 RUN_FILES = ("model.pt", "history.csv", "learning_curve.png", modelcard.CARD)
 # What evaluate.py writes into a run folder: it describes the run's model, and goes with it.
@@ -77,14 +73,14 @@ def refuse_foreign_folder(out):
     foreign = sorted(path.name for path in out.iterdir()
                      if path.name not in RUN_FILES + EVALUATION_FILES)
     if foreign:
-        raise OutputError(f"{out}: holds files no run wrote ({songtable.summarise(foreign)}), "
+        raise OutputError(f"{out}: holds files no run wrote ({summaries.summarise(foreign)}), "
                           "which a new run would replace: choose another --out or move them")
 
 
 def fit_and_write(classifier, table, data, out):
     """Fit on the table's train rows (early stopping on its val rows), then write the run."""
-    features, genres, _ = songtable.split_rows(table, "train")
-    val_features, val_genres, _ = songtable.split_rows(table, "val")
+    features, genres, _ = splitting.split_rows(table, "train")
+    val_features, val_genres, _ = splitting.split_rows(table, "val")
     eval_set = (val_features, val_genres) if len(val_genres) else None
     record = {"table": provenance.table_record(data, table), "code": provenance.code_record()}
     with interrupts.stop_on_interrupt():
@@ -119,18 +115,23 @@ def main(argv=None):
     try:
         refuse_foreign_folder(out)
         # The test rows stay on disk: a million songs' table is then a third smaller.
-        table = songtable.read_table(args.data, splits=("train", "val"))
+        table = tablefiles.read_table(args.data, splits=("train", "val"))
         fit_and_write(classifier, table, args.data, out)
-    except (songtable.TableError, TrainingError, SettingError, FitError, OutputError) as err:
+    except (tablefiles.TableError, TrainingError, SettingError, FitError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\ninterrupted: training stopped, nothing written", file=sys.stderr)
         return 130
-    print(summary(classifier, songtable.crop_mask(table).any()))
+    print(summary(classifier, splitting.crop_mask(table).any()))
     print(f"wrote {', '.join(str(out / name) for name in RUN_FILES)}")
     return 0
 
 
+def command():
+    """The installed command, msd-train: main with Ctrl-C handled as when run as a script."""
+    return interrupts.run(main, "training")
+
+
 if __name__ == "__main__":
-    sys.exit(interrupts.run(main, "training"))
+    sys.exit(command())

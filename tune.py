@@ -34,14 +34,12 @@ from pathlib import Path
 
 import torch
 
-import options
-import scoring
-import songtable
-from classifier import GenreClassifier
 from dataset import cli
 from dataset.errors import first_line
 from dataset.outputs import OutputError, atomic_output, cannot_write
-from options import SEARCH_SPACE, as_parameters, suggest
+from genrelearn import options, scoring, tablefiles
+from genrelearn.classifier import GenreClassifier
+from genrelearn.options import SEARCH_SPACE, as_parameters, suggest
 
 STUDY = "tune"
 TRIAL_COLUMNS = ("trial", *SEARCH_SPACE,
@@ -221,12 +219,12 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     try:
         optuna = import_optuna()
-        table = songtable.read_table(args.data)
-        table = table[table[songtable.SPLIT] != "test"].reset_index(drop=True)
+        table = tablefiles.read_table(args.data)
+        table = table[table[tablefiles.SPLIT] != "test"].reset_index(drop=True)
         started = time.perf_counter()
         with writing_study(optuna, args.out):
             study, rows = search(optuna, table, base, args)
-    except (songtable.TableError, TuneError, OutputError) as err:
+    except (tablefiles.TableError, TuneError, OutputError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -243,5 +241,10 @@ def main(argv=None):
     return 0
 
 
+def command():
+    """The installed command, msd-tune: main with Ctrl-C handled as when run as a script."""
+    return interrupts.run(main, "the search")
+
+
 if __name__ == "__main__":
-    sys.exit(interrupts.run(main, "the search"))
+    sys.exit(command())

@@ -29,10 +29,9 @@ from pathlib import Path
 
 import joblib
 
-import scoring
-import songtable
 from bench import SHARED_DATA, real_songs
 from dataset import features
+from genrelearn import scoring, tablefiles
 
 LABEL_SOURCES = {"cd1": "tagtraum/msd_tagtraum_cd1.cls", "lastfm": "lastfm_subset"}
 OLD_FAMILIES = ("timbre_stats", "pitch_stats", "segment_loudness", "event_rates")
@@ -41,7 +40,7 @@ MODELS = ("logistic_regression", "hist_gradient_boosting")  # of scoring.baselin
 
 def training_table(data, source, workdir):
     """The cleaned table of every real song file labelled from ``source`` (extract, then
-    songtable.clean, as the real benchmark makes it)."""
+    cleaning.clean, as the real benchmark makes it)."""
     run = real_songs.Run(str(data / LABEL_SOURCES[source]), train_only=())
     table, _ = real_songs.labelled_table(data / "MillionSongSubset" / "data", run, None,
                                          workdir / source)
@@ -68,7 +67,7 @@ def feature_sets(names, ablation):
 
 def with_features(table, columns):
     """``table`` with ``columns`` as its only feature columns (trace, label, split kept)."""
-    others = set(songtable.feature_names_of(table)) - set(columns)
+    others = set(tablefiles.feature_names_of(table)) - set(columns)
     return table[[name for name in table.columns if name not in others]]
 
 
@@ -83,7 +82,7 @@ def report_header(source, table):
 def run_source(data, source, workdir, args):
     table = training_table(data, source, workdir)
     report_header(source, table)
-    sets = feature_sets(songtable.feature_names_of(table), args.ablation)
+    sets = feature_sets(tablefiles.feature_names_of(table), args.ablation)
     for model_name in args.models:
         print(f"\n### {model_name} ({args.folds} folds x {args.seeds} seeds)\n")
         print("| features | columns | accuracy | macro-F1 | balanced accuracy "

@@ -36,11 +36,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-import scoring
-import songtable
 from bench import real_songs
-from classifier import GenreClassifier
-from transforms import fit_standardisation, standardise
+from genrelearn import scoring, splitting, tablefiles
+from genrelearn.classifier import GenreClassifier
+from genrelearn.transforms import fit_standardisation, standardise
 
 SEED_CONFIG = {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 1000,
                "hidden": (128, 64, 32)}
@@ -48,8 +47,8 @@ SEED_CONFIG = {"optimizer": "adam", "lr": 0.01, "batch_size": 32, "epochs": 1000
 
 def seed_network(n_features, n_classes):
     """The original project's network: Linear and ReLU layers in an nn.Sequential, inputs ->
-    128 -> 64 -> 32 -> genre logits, no dropout. (model.GenreMLP is now the batched ensemble;
-    the comparison is against what the project started from.)"""
+    128 -> 64 -> 32 -> genre logits, no dropout. (genrelearn.network.GenreMLP is now the batched
+    ensemble; the comparison is against what the project started from.)"""
     widths = [n_features, *SEED_CONFIG["hidden"]]
     layers = []
     for width_in, width_out in itertools.pairwise(widths):
@@ -59,9 +58,9 @@ def seed_network(n_features, n_classes):
 
 def prepared_splits(table):
     """Per split: (raw features, genres, standardised tensor, genre index tensor); the genres."""
-    classes = sorted(set(table.loc[table[songtable.SPLIT] == "train", songtable.LABEL]))
+    classes = sorted(set(table.loc[table[tablefiles.SPLIT] == "train", tablefiles.LABEL]))
     index = {genre: i for i, genre in enumerate(classes)}
-    rows = {split: songtable.split_rows(table, split)[:2] for split in songtable.SPLITS}
+    rows = {split: splitting.split_rows(table, split)[:2] for split in splitting.SPLITS}
     mean, std = fit_standardisation(rows["train"][0].to_numpy())
     return {split: (features, genres, standardise(features.to_numpy(), mean, std),
                     torch.tensor([index[genre] for genre in genres]))
@@ -215,7 +214,7 @@ def synthetic_table(n_songs, n_features, n_classes=10, seed=0, spread=0.15):
     artists = np.arange(len(genres)) // 5
     table.insert(0, "artist_id", [f"AR{a}" for a in artists])
     table.insert(1, "genre", [f"genre{g}" for g in genres])
-    table.insert(2, "split", songtable.assign_splits(table["genre"].to_numpy(),
+    table.insert(2, "split", splitting.assign_splits(table["genre"].to_numpy(),
                                                      table["artist_id"].to_numpy(), 0.15, 0.15,
                                                      seed))
     return table
@@ -253,10 +252,10 @@ def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     try:
-        table = songtable.read_table(args.data) if args.data else real_songs.labelled_table(
+        table = tablefiles.read_table(args.data) if args.data else real_songs.labelled_table(
             real_songs.SONGS, real_songs.Run(str(real_songs.CD1)), real_songs.MISMATCHES,
             Path("data/bench_train"), split=True)[0]
-    except songtable.TableError as err:
+    except tablefiles.TableError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     splits, classes = prepared_splits(table)

@@ -21,10 +21,9 @@ import numpy as np
 import torch
 from threadpoolctl import threadpool_limits
 
-import scoring
-import songtable
 from bench import real_songs
-from classifier import GenreClassifier
+from genrelearn import scoring, splitting
+from genrelearn.classifier import GenreClassifier
 
 SHARES = (0.25, 0.5, 0.75, 1.0)
 
@@ -46,10 +45,10 @@ def curve(estimator, table, shares, n_folds, seed):
     """{share: (mean training songs, mean scores over the folds)} of ``estimator`` on the rows
     of ``table`` it learns from (scoring.training_table)."""
     rows = scoring.training_table(estimator, table)
-    features, genres, artists = songtable.split_rows(rows)
-    train_only = songtable.train_only_mask(rows)
-    songs = ~songtable.crop_mask(rows).to_numpy()
-    folds = list(songtable.fold_rows(genres, artists, train_only, n_folds, seed))
+    features, genres, artists = splitting.split_rows(rows)
+    train_only = splitting.train_only_mask(rows)
+    songs = ~splitting.crop_mask(rows).to_numpy()
+    folds = list(splitting.fold_rows(genres, artists, train_only, n_folds, seed))
     found = {}
     for share, cut in artist_shares(folds, artists, shares, seed).items():
         results = scoring.scored_folds(estimator, features, genres, artists, cut, train_only)

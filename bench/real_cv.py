@@ -12,8 +12,8 @@ For each label source it runs what a user runs: ``python -m dataset.extract SONG
 SOURCE --mismatches FILE --crops N`` (SongCSV.csv under --workdir), then preprocess's cleaning:
 bench.real_songs.labelled_table. The songs of training-only label sources (weaker labels) and
 the songs' crops train in every fold, except their test artists', and are never scored (the
-rows rule, songtable.learning_rows). The folds: StratifiedGroupKFold(--folds, shuffle=True,
-random_state=0..--repeats-1) over the scored songs, grouped by artist (songtable.fold_rows), or
+rows rule, splitting.learning_rows). The folds: StratifiedGroupKFold(--folds, shuffle=True,
+random_state=0..--repeats-1) over the scored songs, grouped by artist (splitting.fold_rows), or
 the folds of a --read-folds file; --write-folds writes them (track_id, source, fold_seed, fold:
 each scored song's test fold), so the same protocol runs anywhere.
 
@@ -54,10 +54,9 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import make_pipeline
 from threadpoolctl import threadpool_limits
 
-import scoring
-import songtable
 from bench import cpu_name, real_songs
-from classifier import GenreClassifier
+from genrelearn import scoring, splitting, tablefiles
+from genrelearn.classifier import GenreClassifier
 
 DEFAULT = "default"
 SOURCES = {run.source: run for run in real_songs.DEFAULT_RUNS}
@@ -199,16 +198,16 @@ def estimator_method(value):
 
 
 def make_folds(table, source, n_folds, seeds):
-    """The folds of ``table``'s scored songs (songtable.fold_rows: stratified by genre, grouped
+    """The folds of ``table``'s scored songs (splitting.fold_rows: stratified by genre, grouped
     by artist, never a training-only row or crop), as a fold file's rows (FOLD_COLUMNS)."""
-    train_only = songtable.train_only_mask(table)
-    genres = table[songtable.LABEL].to_numpy(dtype=object)
-    artists = songtable.artist_groups(table)
+    train_only = splitting.train_only_mask(table)
+    genres = table[tablefiles.LABEL].to_numpy(dtype=object)
+    artists = splitting.artist_groups(table)
     tracks = table["track_id"].to_numpy(dtype=object)
     parts = [pd.DataFrame({"track_id": tracks[test], "source": source, "fold_seed": seed,
                            "fold": fold})
              for seed in seeds
-             for fold, (_, test) in enumerate(songtable.fold_rows(genres, artists, train_only,
+             for fold, (_, test) in enumerate(splitting.fold_rows(genres, artists, train_only,
                                                                   n_folds, seed))]
     return pd.concat(parts, ignore_index=True)
 
@@ -237,7 +236,7 @@ def folds_of(all_folds, source, table, path):
     if folds.empty:
         raise FoldsError(f"{path} holds no folds of source {source} (it holds "
                          f"{', '.join(sorted(all_folds['source'].unique()))})")
-    scored = set(table.loc[~songtable.train_only_mask(table), "track_id"])
+    scored = set(table.loc[~splitting.train_only_mask(table), "track_id"])
     for seed, seed_folds in folds.groupby("fold_seed"):
         listed = set(seed_folds["track_id"])
         if listed != scored:
@@ -251,15 +250,15 @@ def folds_of(all_folds, source, table, path):
 def fold_splits(folds, rows):
     """((fold seed, fold), (train rows, test rows)) of each fold of ``folds`` (one source's
     fold file rows) in ``rows`` (a table): the fold's songs are the test rows; every other row
-    trains as songtable.learning_rows rules (not a training-only row or crop of a test artist)."""
-    train_only = songtable.train_only_mask(rows)
-    artists = songtable.artist_groups(rows)
+    trains as splitting.learning_rows rules (not a training-only row or crop of a test artist)."""
+    train_only = splitting.train_only_mask(rows)
+    artists = splitting.artist_groups(rows)
     tracks = rows["track_id"].to_numpy(dtype=object)
     scored, extra = np.flatnonzero(~train_only), np.flatnonzero(train_only)
     for key, songs in folds.groupby(["fold_seed", "fold"], sort=True):
         held = ~train_only & np.isin(tracks, songs["track_id"].to_numpy(dtype=object))
-        trains = songtable.learning_rows(train_only, artists, held)
-        # songtable.fold_rows' order (scored rows, then the others): a learner that shuffles
+        trains = splitting.learning_rows(train_only, artists, held)
+        # splitting.fold_rows' order (scored rows, then the others): a learner that shuffles
         # sees the same sequence as on folds drawn by fold_rows itself.
         yield key, (np.concatenate([scored[trains[scored]], extra[trains[extra]]]),
                     np.flatnonzero(held))
@@ -270,10 +269,10 @@ def scored_on_folds(estimator, table, folds, limit=None):
     fitted on the fold's training rows of the table it learns from (scoring.training_table)
     and tested on its songs, each with its ``fold_seed`` and ``fold``."""
     rows = scoring.training_table(estimator, table)
-    features, genres, artists = songtable.split_rows(rows)
+    features, genres, artists = splitting.split_rows(rows)
     keys, splits = zip(*itertools.islice(fold_splits(folds, rows), limit))
     results = scoring.scored_folds(estimator, features, genres, artists, list(splits),
-                                   songtable.train_only_mask(rows))
+                                   splitting.train_only_mask(rows))
     return [{**scores, "fold_seed": seed, "fold": fold}
             for scores, (seed, fold) in zip(results, keys, strict=True)]
 
@@ -533,7 +532,7 @@ def main(argv=None):
     try:
         with threadpool_limits(limits=args.threads):
             sections = [measure(run, args, written) for run in runs(args)]
-    except (FoldsError, songtable.TableError) as err:
+    except (FoldsError, tablefiles.TableError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     if args.out:

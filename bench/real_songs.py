@@ -12,14 +12,12 @@ from typing import NamedTuple
 
 import numpy as np
 
-import scoring
-import songtable
-import tablefiles
 from bench import SHARED_DATA
-from classifier import GenreClassifier
 from dataset import extract
 from dataset.genres import TAGTRAUM_NAMES
-from options import add_threads_option, check_threads, read_parameters
+from genrelearn import cleaning, scoring, splitting, tablefiles
+from genrelearn.classifier import GenreClassifier
+from genrelearn.options import add_threads_option, check_threads, read_parameters
 
 SONGS = SHARED_DATA / "MillionSongSubset" / "data"
 MISMATCHES = SHARED_DATA / "sid_mismatches.txt"
@@ -66,8 +64,8 @@ def labelled_table(songs, run, mismatches, workdir, crops=0, split=False):
     if extract.main(command) != 0:
         raise SystemExit(f"error: extract failed: python -m dataset.extract {' '.join(command)}")
     seconds = time.perf_counter() - started
-    table = songtable.clean(tablefiles.read(out), train_only=run.train_only,
-                            split=songtable.Split() if split else None)
+    table = cleaning.clean(tablefiles.read(out), train_only=run.train_only,
+                            split=cleaning.Split() if split else None)
     return table, seconds
 
 
@@ -81,13 +79,13 @@ def runs_of(labels, genre_names=None, train_only=TRAIN_ONLY):
 def describe(table):
     """What a run's table holds, in one line: the scored songs, genres, artists, features, and
     the rows that only train."""
-    crops = songtable.crop_mask(table).to_numpy()
-    train_only = songtable.train_only_mask(table) & ~crops
+    crops = splitting.crop_mask(table).to_numpy()
+    train_only = splitting.train_only_mask(table) & ~crops
     scored = table[~train_only & ~crops]
-    genres = scored[songtable.LABEL].value_counts()
+    genres = scored[tablefiles.LABEL].value_counts()
     return (f"{len(scored)} songs, {len(genres)} genres ({genres.index[0]} "
             f"{genres.iloc[0] / len(scored):.0%}), {scored['artist_id'].nunique()} artists, "
-            f"{len(songtable.feature_names_of(table))} features"
+            f"{len(tablefiles.feature_names_of(table))} features"
             + (f"; {train_only.sum()} more songs with training-only labels" if train_only.any()
                else "")
             + (f"; {crops.sum()} crops of the scored songs (the MLP's only)" if crops.any()

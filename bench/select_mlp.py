@@ -25,11 +25,10 @@ import torch
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
-import scoring
-import songtable
 from bench import real_songs
-from classifier import AUTO_CORRECTIONS, GenreClassifier
-from options import as_json, as_parameters, read_parameters, suggest
+from genrelearn import scoring, splitting
+from genrelearn.classifier import AUTO_CORRECTIONS, GenreClassifier
+from genrelearn.options import as_json, as_parameters, read_parameters, suggest
 
 FIXED = {"input_transform": "quantile", "optimizer": "adamw", "stop_on": "score", "ensemble": 5,
          "prior_correction": "auto"}
@@ -41,8 +40,8 @@ START = {"hidden": "256-128-64", "lr": 0.001, "weight_decay": 0.01, "dropout": 0
 def inner_folds(genres, artists, train_only, outer, inner):
     """(train rows, test rows) of --inner folds inside each outer fold's training rows
     (train-only rows train, never test)."""
-    for rest, _ in songtable.fold_rows(genres, artists, train_only, outer, 0):
-        for train, test in songtable.fold_rows(genres[rest], artists[rest], train_only[rest],
+    for rest, _ in splitting.fold_rows(genres, artists, train_only, outer, 0):
+        for train, test in splitting.fold_rows(genres[rest], artists[rest], train_only[rest],
                                                inner, 0):
             yield rest[train], rest[test]
 
@@ -51,7 +50,7 @@ def learning_data(estimator, table):
     """(features, genres, artists, train-only mask) of the rows of ``table`` that ``estimator``
     learns from (scoring.training_table: the baselines without the crops)."""
     rows = scoring.training_table(estimator, table)
-    return (*songtable.split_rows(rows), songtable.train_only_mask(rows))
+    return (*splitting.split_rows(rows), splitting.train_only_mask(rows))
 
 
 def inner_scores(estimator, table, outer, inner):

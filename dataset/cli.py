@@ -36,6 +36,12 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._expand_help(action)
 
 
+def module_prog(module):
+    """How a data-half command names itself in --help and errors: ``python -m MODULE`` when run
+    so (Python would say __main__.py), the installed command's own name (msd-extract) else."""
+    return f"python -m {module}" if sys.argv[0].endswith(".py") else None
+
+
 def new_parser(doc, prog=None):
     """A script's parser: its docstring's first paragraph as the description, HelpFormatter."""
     return argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0],

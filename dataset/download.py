@@ -47,7 +47,7 @@ from urllib.parse import urlsplit
 import requests
 from tqdm import tqdm
 
-from dataset import songfiles
+from dataset import cli, songfiles
 from dataset.errors import InputError, describe, first_line
 
 # Small enough that a cut connection loses little (what arrived before the cut is kept) and that
@@ -509,7 +509,7 @@ class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter,
 def parse_args(argv):
     width = max(map(len, TARGETS))
     parser = argparse.ArgumentParser(
-        prog="python -m dataset.download",
+        prog=cli.module_prog("dataset.download"),
         description="Download and check one of the data sets (unpacking an archive), skipping "
                     "what is there. Ctrl-C keeps the partial download; run again to resume.",
         epilog="targets:\n" + "\n".join(
@@ -553,5 +553,10 @@ def main(argv=None):
     return 0
 
 
+def command():
+    """The installed command, msd-download: main with Ctrl-C handled as when run as a script."""
+    return interrupts.run(main, "the download")
+
+
 if __name__ == "__main__":
-    sys.exit(interrupts.run(main, "the download"))
+    sys.exit(command())

@@ -331,7 +331,7 @@ def _label_and_write(pending, label_source, output, crops, summary):
 
 
 def build_parser():
-    parser = cli.new_parser(__doc__, prog="python -m dataset.extract")
+    parser = cli.new_parser(__doc__, prog=cli.module_prog("dataset.extract"))
     parser.add_argument("paths", nargs="+", metavar="PATH",
                         help="MSD .h5 files and/or folders searched recursively for *.h5")
     parser.add_argument("--out", default=DEFAULT_OUT,
@@ -450,5 +450,10 @@ def main(argv=None):
     return 0
 
 
+def command():
+    """The installed command, msd-extract: main with Ctrl-C handled as when run as a script."""
+    return interrupts.run(main, "extraction")
+
+
 if __name__ == "__main__":
-    sys.exit(interrupts.run(main, "extraction"))
+    sys.exit(command())

@@ -33,7 +33,7 @@ from typing import NamedTuple
 import h5py
 import numpy as np
 
-from dataset import layout
+from dataset import cli, layout
 
 TABLE_TITLES = {"metadata": "table of metadata for one song",
                 "analysis": "table of Echo Nest analysis for one song",
@@ -371,7 +371,7 @@ def _move_into_place(work, dest):
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(
-        prog="python -m dataset.sample",
+        prog=cli.module_prog("dataset.sample"),
         description="Generate the demo sample: invented songs in the real MSD file layout and "
                     "their genre labels. GENERATED data, not the MSD.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)

@@ -5,13 +5,12 @@ import warnings
 import numpy as np
 import pytest
 from sklearn.metrics import accuracy_score, balanced_accuracy_score, f1_score
+from songs import synthetic_songcsv
 from threadpoolctl import threadpool_limits
 
 import evaluate
-import scoring
-import songtable
 import train
-from songs import synthetic_songcsv
+from genrelearn import cleaning, scoring, tablefiles
 
 
 @pytest.fixture(autouse=True)
@@ -25,7 +24,7 @@ def one_thread():
 def trained(tmp_path_factory):
     folder = tmp_path_factory.mktemp("evaluate")
     data = folder / "pre.csv"
-    songtable.clean(synthetic_songcsv(n_songs=400)).to_csv(data, index=False)
+    cleaning.clean(synthetic_songcsv(n_songs=400)).to_csv(data, index=False)
     assert train.main(["--data", str(data), "--out", str(folder / "run"), "--epochs", "30",
                        "--patience", "5"]) == 0
     return data, folder / "run" / "model.pt"
@@ -66,7 +65,7 @@ def test_report_compares_mlp_with_baselines(trained, tmp_path, capsys):
     assert set(report["baselines"]) == {"majority", "logistic_regression",
                                         "hist_gradient_boosting"}
     assert set(report["model"]) == {"accuracy", "macro_f1", "balanced_accuracy"}
-    test = songtable.read_table(data).query("split == 'test'")
+    test = tablefiles.read_table(data).query("split == 'test'")
     assert report["n_test"] == len(test)
     assert report["classes"] == ["Jazz", "Pop_Rock", "Rap"]
     majority_share = test["genre"].value_counts(normalize=True)["Pop_Rock"]
@@ -79,7 +78,7 @@ def test_report_compares_mlp_with_baselines(trained, tmp_path, capsys):
 def test_baselines_learn_from_a_sample_of_a_large_train_split(trained, tmp_path, capsys):
     data, checkpoint = trained
     metrics = tmp_path / "metrics.json"
-    train_songs = (songtable.read_table(data)["split"] == "train").sum()
+    train_songs = (tablefiles.read_table(data)["split"] == "train").sum()
     assert evaluate.main(["--checkpoint", str(checkpoint), "--data", str(data), "--out",
                           str(metrics), "--baseline-songs", "120"]) == 0
     assert f"baselines fitted on 120 of the train split's {train_songs} songs" in (
@@ -107,6 +106,6 @@ def test_bad_checkpoint_and_mismatched_data_exit_2(trained, tmp_path, capsys):
     assert evaluate.main(["--checkpoint", str(not_a_checkpoint), "--data", str(data)]) == 2
     assert "not a checkpoint" in capsys.readouterr().err
     fewer = tmp_path / "fewer.csv"
-    songtable.read_table(data).drop(columns="tempo").to_csv(fewer, index=False)
+    tablefiles.read_table(data).drop(columns="tempo").to_csv(fewer, index=False)
     assert evaluate.main(["--checkpoint", str(checkpoint), "--data", str(fewer)]) == 2
     assert "missing feature columns: tempo" in capsys.readouterr().err

@@ -11,10 +11,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
-import songtable
 from songs import synthetic_songcsv
 from test_extract import write_tree
+
+from genrelearn import cleaning
 
 ROOT = Path(__file__).resolve().parents[1]
 DISK_SIZE = "3m"
@@ -187,7 +187,7 @@ SEARCH = ["tune.py", "--data", "{table}", "--trials", "1", "--folds", "2", "--ep
 @pytest.fixture(scope="module")
 def table(tmp_path_factory):
     path = tmp_path_factory.mktemp("tune") / "pre.csv"
-    songtable.clean(synthetic_songcsv(n_songs=120)).to_csv(path, index=False)
+    cleaning.clean(synthetic_songcsv(n_songs=120)).to_csv(path, index=False)
     return path
 
 

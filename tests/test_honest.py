@@ -8,17 +8,16 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import SHARED_DATA
+from songs import synthetic_songcsv
 from threadpoolctl import threadpool_limits
 
 import evaluate
 import predict
 import preprocess
-import scoring
-import songtable
 import train
-from classifier import GenreClassifier
-from conftest import SHARED_DATA
-from songs import synthetic_songcsv
+from genrelearn import cleaning, featurecolumns, scoring, splitting, tablefiles
+from genrelearn.classifier import GenreClassifier
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 TINY = {"epochs": 3, "hidden": (8,), "ensemble": 1}
@@ -44,7 +43,7 @@ def marked_table():
         for column in [name for name in songs.columns if name.startswith("timbre_mean")]:
             crop[column] += rng.normal(0, 0.3, len(crop))
         crops.append(crop)
-    return songtable.clean(pd.concat([songs] + crops, ignore_index=True),
+    return cleaning.clean(pd.concat([songs] + crops, ignore_index=True),
                            train_only=["echonest-terms"])
 
 
@@ -67,11 +66,11 @@ def test_the_documented_recipe_scores_only_main_label_songs(marked_table, tmp_pa
     assert len(results["test_accuracy"]) == 5 and min(results["test_accuracy"]) > 0.5
     # The recipe's folds: every song with the main label scored once, never a crop or a
     # weaker label, no artist on both sides.
-    may_only_train = songtable.train_only_mask(marked_table)
-    assert songtable.crop_mask(marked_table).any() and (
-        may_only_train & ~songtable.crop_mask(marked_table).to_numpy()).any()
+    may_only_train = splitting.train_only_mask(marked_table)
+    assert splitting.crop_mask(marked_table).any() and (
+        may_only_train & ~splitting.crop_mask(marked_table).to_numpy()).any()
     scored = []
-    for train_rows, test_rows in namespace["songtable"].ArtistFolds(5).split(features, genres):
+    for train_rows, test_rows in namespace["splitting"].ArtistFolds(5).split(features, genres):
         assert not may_only_train[test_rows].any()
         artists = marked_table["artist_id"].to_numpy()
         assert not set(artists[test_rows]) & set(artists[train_rows])
@@ -80,23 +79,23 @@ def test_the_documented_recipe_scores_only_main_label_songs(marked_table, tmp_pa
 
 
 def test_fit_stops_early_on_whole_songs_never_on_crops_or_weaker_labels(marked_table):
-    features, genres, _ = songtable.split_rows(marked_table, "train")
+    features, genres, _ = splitting.split_rows(marked_table, "train")
     classifier = GenreClassifier(**TINY).fit(features, genres)
     trained, validated = (classifier.learned_songs_[name] for name in ("train", "val"))
     # One row a validation song: no crop was held out with it, and none of its crops trained.
     assert classifier.metrics_["n_val"] == len(validated) > 0
     assert not trained.holds(validated.keys).any()
-    weaker = marked_table[marked_table[songtable.SPLIT] == "train"]
+    weaker = marked_table[marked_table[tablefiles.SPLIT] == "train"]
     weaker = weaker[weaker["genre_source"] == "echonest-terms"]
     marks = classifier.learned_from(
-        songtable.numeric_features(weaker, classifier.feature_names_in_),
+        featurecolumns.numeric_features(weaker, classifier.feature_names_in_),
         weaker["track_id"].to_numpy())
     # Weaker labels train, unless their artist was held out to validate: then not at all.
     assert "val" not in marks and (marks == "train").sum() > len(weaker) / 2
 
 
 def test_fit_without_groups_warns_that_it_holds_out_single_rows(marked_table):
-    features, genres, _ = songtable.split_rows(marked_table, "train")
+    features, genres, _ = splitting.split_rows(marked_table, "train")
     with pytest.warns(UserWarning, match="holds out single rows"):
         GenreClassifier(**TINY).fit(features.to_numpy(), genres)
     with warnings.catch_warnings():
@@ -105,12 +104,12 @@ def test_fit_without_groups_warns_that_it_holds_out_single_rows(marked_table):
 
 
 def test_the_scorer_refuses_crops_weaker_labels_and_learned_songs(marked_table):
-    features, genres, _ = songtable.split_rows(marked_table, "train")
+    features, genres, _ = splitting.split_rows(marked_table, "train")
     classifier = GenreClassifier(**TINY).fit(features, genres)
-    everything, all_genres, _ = songtable.split_rows(marked_table)
+    everything, all_genres, _ = splitting.split_rows(marked_table)
     with pytest.raises(scoring.LeakError, match="may only train"):
         scoring.scorer(classifier, everything, all_genres)
-    songs = ~songtable.row_identity(features)[2]
+    songs = ~splitting.row_identity(features)[2]
     with pytest.raises(scoring.LeakError, match=r"learned from \d+ of the \d+ songs"):
         classifier.score(features[songs], genres[songs])
     # A model fitted on plain arrays knows its songs by their feature values.
@@ -119,7 +118,7 @@ def test_the_scorer_refuses_crops_weaker_labels_and_learned_songs(marked_table):
             "artist").to_numpy())
     with pytest.raises(scoring.LeakError, match="learned from"):
         scoring.scorer(plain, features[songs].to_numpy()[:10], genres[songs][:10])
-    test, test_genres, _ = songtable.split_rows(marked_table, "test")
+    test, test_genres, _ = splitting.split_rows(marked_table, "test")
     assert 0 <= scoring.scorer(classifier, test, test_genres)["accuracy"] <= 1
 
 
@@ -156,8 +155,8 @@ def test_evaluate_refuses_a_re_split_table_and_scores_its_own(real_tables, capsy
     assert err.count("\n") == 1 and "Traceback" not in err
     learned, test_songs = map(int, re.search(r"learned from (\d+) of the (\d+) songs",
                                               err).groups())
-    table = songtable.read_table(real_tables / "split1.csv")
-    assert test_songs == (table[songtable.SPLIT] == "test").sum() and learned > 0
+    table = tablefiles.read_table(real_tables / "split1.csv")
+    assert test_songs == (table[tablefiles.SPLIT] == "test").sum() and learned > 0
     assert f"trained on {real_tables / 'split0.csv'} (split seed 0)" in err
     assert evaluate.main(["--checkpoint", str(checkpoint), "--data",
                           str(real_tables / "split0.csv")]) == 0
@@ -169,10 +168,10 @@ def test_predict_marks_the_songs_the_model_learned_from(real_tables, capsys):
     assert predict.main(["--checkpoint", str(real_tables / "run" / "model.pt"),
                          str(real_tables / "split0.csv"), "--out", str(out), "--quiet"]) == 0
     predictions = pd.read_csv(out, dtype={"learned_from": "string"})
-    table = songtable.read_table(real_tables / "split0.csv")
+    table = tablefiles.read_table(real_tables / "split0.csv")
     marks = predictions["learned_from"].fillna("").to_numpy()
-    assert (marks == np.where(table[songtable.SPLIT] == "test", "",
-                              table[songtable.SPLIT])).all()
+    assert (marks == np.where(table[tablefiles.SPLIT] == "test", "",
+                              table[tablefiles.SPLIT])).all()
 
 
 def test_the_soft_vote_matches_the_trees_genres_by_name():

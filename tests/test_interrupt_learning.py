@@ -9,10 +9,10 @@ import time
 from pathlib import Path
 
 import pytest
-
-import songtable
 import terminal
 from songs import synthetic_songcsv
+
+from genrelearn import cleaning
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     path = tmp_path_factory.mktemp("interrupt") / "pre.csv"
-    songtable.clean(synthetic_songcsv(n_songs=300)).to_csv(path, index=False)
+    cleaning.clean(synthetic_songcsv(n_songs=300)).to_csv(path, index=False)
     return path
 
 

@@ -21,13 +21,13 @@ import threading
 from pathlib import Path
 
 import pytest
-
-import songtable
 import terminal
+from songs import make_song, synthetic_songcsv
+
 import train
 from dataset import interrupts
 from dataset.sample import write_song_file
-from songs import make_song, synthetic_songcsv
+from genrelearn import cleaning
 
 ROOT = Path(__file__).resolve().parents[1]
 IMPORT_LINE = "import time:"
@@ -71,7 +71,7 @@ def inputs(tmp_path_factory):
     (a listening socket nobody accepts from: connections open, requests wait)."""
     folder = tmp_path_factory.mktemp("start_up")
     synthetic_songcsv(n_songs=300).to_csv(folder / "SongCSV.csv", index=False)
-    songtable.clean(synthetic_songcsv(n_songs=300)).to_csv(folder / "pre.csv", index=False)
+    cleaning.clean(synthetic_songcsv(n_songs=300)).to_csv(folder / "pre.csv", index=False)
     assert train.main(["--data", str(folder / "pre.csv"), "--out", str(folder / "run"),
                        "--epochs", "2", "--ensemble", "1"]) == 0
     (folder / "songs").mkdir()

@@ -77,15 +77,16 @@ def test_nothing_runs_when_nothing_changed(project):
 
 
 def test_an_edit_to_the_estimator_retrains_and_evaluates_again(project):
-    edit(project[0] / "classifier.py")
+    edit(project[0] / "genrelearn" / "classifier.py")
     steps = planned_steps(project)
     assert {"train", "evaluate"} <= steps and "extract" not in steps
 
 
 @pytest.mark.parametrize("module", ["training.py", "transforms.py", "options.py",
-                                    "checkpoint.py", "songtable.py"])
+                                    "checkpoint.py", "network.py", "cleaning.py", "splitting.py",
+                                    "tablefiles.py"])
 def test_an_edit_to_any_module_training_imports_retrains(project, module):
-    edit(project[0] / module)
+    edit(project[0] / "genrelearn" / module)
     assert "train" in planned_steps(project)
 
 
@@ -95,7 +96,7 @@ def test_an_edit_to_the_features_extracts_again(project):
 
 
 def test_an_edit_to_the_scoring_evaluates_again(project):
-    edit(project[0] / "scoring.py")
+    edit(project[0] / "genrelearn" / "scoring.py")
     assert "evaluate" in planned_steps(project)
 
 
@@ -107,6 +108,6 @@ def test_an_edit_to_evaluate_alone_does_not_retrain(project):
 def test_a_module_moved_into_a_package_folder_still_counts(project):
     """Modules may move into a package: the Makefile names no module but the scripts."""
     code, _ = project
-    (code / "classifier.py").unlink()
+    (code / "genrelearn" / "classifier.py").unlink()
     edit(code / "genre_package" / "classifier.py")
     assert {"train", "evaluate"} <= planned_steps(project)

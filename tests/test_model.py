@@ -1,6 +1,7 @@
-"""classifier.GenreClassifier (around model.GenreMLP): a scikit-learn estimator that learns
-genres, reproducibly, and keeps a self-contained checkpoint."""
+"""genrelearn.classifier.GenreClassifier (around network.GenreMLP): a scikit-learn estimator
+that learns genres, reproducibly, and keeps a self-contained checkpoint."""
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -8,19 +9,15 @@ import torch
 from sklearn.base import clone
 from sklearn.ensemble import HistGradientBoostingClassifier, VotingClassifier
 from sklearn.model_selection import RandomizedSearchCV, StratifiedGroupKFold, cross_validate
+from songs import synthetic_songcsv
 from threadpoolctl import threadpool_limits
 from torch.optim.optimizer import register_optimizer_step_post_hook
 
-import scoring
-import training
-import songtable
-import pickle
-
-from checkpoint import CHECKPOINT_KEYS, CheckpointError
-from classifier import AUTO_CORRECTIONS, GenreClassifier, SettingError
-from model import GenreMLP
-from transforms import class_weights, correct_prior, gaussianise
-from songs import synthetic_songcsv
+from genrelearn import cleaning, scoring, splitting, training
+from genrelearn.checkpoint import CHECKPOINT_KEYS, CheckpointError
+from genrelearn.classifier import AUTO_CORRECTIONS, GenreClassifier, SettingError
+from genrelearn.network import GenreMLP
+from genrelearn.transforms import class_weights, correct_prior, gaussianise
 
 # One small network, quick to train; tests of other settings name them.
 FAST = {"epochs": 30, "patience": 10, "hidden": (32, 16, 8), "ensemble": 1, "lr": 0.01}
@@ -38,12 +35,12 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def table():
-    return songtable.clean(synthetic_songcsv(n_songs=400))
+    return cleaning.clean(synthetic_songcsv(n_songs=400))
 
 
 @pytest.fixture(scope="module")
 def rows(table):
-    return {split: songtable.split_rows(table, split) for split in songtable.SPLITS}
+    return {split: splitting.split_rows(table, split) for split in splitting.SPLITS}
 
 
 @pytest.fixture(scope="module")
@@ -127,7 +124,7 @@ def test_same_seed_same_numbers_other_seed_other_numbers(fitted, rows):
 
 
 def test_without_a_validation_set_whole_artists_are_held_out(table):
-    features, genres, artists = songtable.split_rows(table, "train")
+    features, genres, artists = splitting.split_rows(table, "train")
     classifier = GenreClassifier(**FAST, holdout_fraction=0.2).fit(features, genres,
                                                                       groups=artists)
     held = classifier.metrics_["n_val"]
@@ -294,7 +291,7 @@ def test_settings_out_of_range_are_named(setting, name, rows):
 
 
 def test_works_in_cross_validate_with_artist_grouped_folds(table):
-    features, genres, artists = songtable.split_rows(table)
+    features, genres, artists = splitting.split_rows(table)
     found = cross_validate(GenreClassifier(**FAST), features, genres, groups=artists,
                            cv=StratifiedGroupKFold(3), scoring=scoring.scorer,
                            params={"groups": artists})
@@ -304,7 +301,7 @@ def test_works_in_cross_validate_with_artist_grouped_folds(table):
 
 
 def test_works_in_a_randomized_search(table):
-    features, genres, artists = songtable.split_rows(table)
+    features, genres, artists = splitting.split_rows(table)
     search = RandomizedSearchCV(GenreClassifier(epochs=10, patience=3),
                                 {"hidden": [(16,), (32, 16, 8)], "lr": [0.01, 0.03]},
                                 n_iter=3, cv=StratifiedGroupKFold(2), random_state=0)
@@ -367,7 +364,7 @@ def test_stopping_on_the_score_keeps_the_epoch_of_best_accuracy_plus_macro_f1(ro
 
 
 def test_train_only_rows_train_but_never_validate_nor_set_the_genre_shares(table, rows):
-    features, genres, artists = songtable.split_rows(table, "train")
+    features, genres, artists = splitting.split_rows(table, "train")
     weak = np.asarray(genres == "Jazz") | (np.arange(len(genres)) % 7 == 0)
     classifier = GenreClassifier(**FAST).fit(features, genres, eval_set=rows["val"][:2],
                                              train_only=weak)

@@ -6,14 +6,13 @@ import re
 import numpy as np
 import pytest
 from sklearn.metrics import log_loss
+from songs import synthetic_songcsv
 from threadpoolctl import threadpool_limits
 
 import evaluate
-import scoring
-import songtable
 import train
-from classifier import GenreClassifier
-from songs import synthetic_songcsv
+from genrelearn import cleaning, scoring, tablefiles
+from genrelearn.classifier import GenreClassifier
 
 FAST = ["--epochs", "10", "--hidden", "16", "8", "--ensemble", "2"]
 
@@ -27,7 +26,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("card")
-    songtable.clean(synthetic_songcsv(n_songs=300)).to_csv(folder / "pre.csv", index=False)
+    cleaning.clean(synthetic_songcsv(n_songs=300)).to_csv(folder / "pre.csv", index=False)
     assert train.main(["--data", str(folder / "pre.csv"), "--out", str(folder / "run"),
                        *FAST]) == 0
     return folder
@@ -59,7 +58,7 @@ def test_evaluate_adds_the_test_with_artist_intervals_once(run, capsys):
     card = (run / "run" / "MODEL_CARD.md").read_text()
     assert sections(card)[-1].startswith("Test (evaluate.py")
     assert card.count("## Test") == 1 and card.startswith("# Model card: run")
-    table = songtable.read_table(run / "pre.csv")
+    table = tablefiles.read_table(run / "pre.csv")
     test = table[table["split"] == "test"]
     assert f"{len(test):,} test songs of {test['artist_id'].nunique():,} artists" in card
     row = re.search(r"^\| MLP \(this model\) \| ([\d.]+) \[([\d.]+), ([\d.]+)\]", card,

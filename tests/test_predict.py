@@ -3,15 +3,15 @@ same way from each, in chunks, kept in a CSV a user can load."""
 import numpy as np
 import pandas as pd
 import pytest
+from songs import make_song, synthetic_songcsv
+from test_extract import UNTOUCHED, real_subset
 
 import predict
-import songtable
 import train
 from dataset import features
-from dataset.songfiles import read_song_file
 from dataset.sample import write_song_file
-from test_extract import UNTOUCHED, real_subset
-from songs import make_song, synthetic_songcsv
+from dataset.songfiles import read_song_file
+from genrelearn import cleaning
 
 TIMBRE_MEANS = [f"timbre_mean_{i}" for i in range(4)]
 
@@ -20,7 +20,7 @@ TIMBRE_MEANS = [f"timbre_mean_{i}" for i in range(4)]
 def checkpoint_path(tmp_path_factory):
     folder = tmp_path_factory.mktemp("predict")
     data = folder / "pre.csv"
-    songtable.clean(synthetic_songcsv(n_songs=300)).to_csv(data, index=False)
+    cleaning.clean(synthetic_songcsv(n_songs=300)).to_csv(data, index=False)
     assert train.main(["--data", str(data), "--out", str(folder / "run"), "--epochs", "10"]) == 0
     return folder / "run" / "model.pt"
 
@@ -30,7 +30,7 @@ def song_level_checkpoint_path(tmp_path_factory):
     """A model of song-level features only (no segment statistics), as summary files give."""
     folder = tmp_path_factory.mktemp("predict_song_level")
     data = folder / "pre.csv"
-    songtable.clean(synthetic_songcsv(n_songs=300).drop(columns=TIMBRE_MEANS)).to_csv(
+    cleaning.clean(synthetic_songcsv(n_songs=300).drop(columns=TIMBRE_MEANS)).to_csv(
         data, index=False)
     assert train.main(["--data", str(data), "--out", str(folder / "run"), "--epochs", "3"]) == 0
     return folder / "run" / "model.pt"
@@ -78,7 +78,7 @@ def test_raw_songcsv_and_its_training_table_agree(checkpoint_path, tmp_path, cap
     assert raw["year"].isna().any()
     raw_path, table_path = tmp_path / "raw.csv", tmp_path / "table.csv"
     raw.to_csv(raw_path, index=False)
-    songtable.clean(raw).to_csv(table_path, index=False)
+    cleaning.clean(raw).to_csv(table_path, index=False)
     _, from_raw, _ = run_predict(capsys, checkpoint_path, raw_path)
     _, from_table, _ = run_predict(capsys, checkpoint_path, table_path)
     assert len(from_raw) == 300 and from_raw == from_table

@@ -1,12 +1,12 @@
-"""preprocess.py and songtable: what is dropped, which columns are features, an artist-disjoint
-stratified split."""
+"""preprocess.py and genrelearn.cleaning: what is dropped, which columns are features, an
+artist-disjoint stratified split."""
 import numpy as np
 import pandas as pd
 import pytest
+from songs import GENRE_SHARES, synthetic_songcsv
 
 import preprocess
-import songtable
-from songs import GENRE_SHARES, synthetic_songcsv
+from genrelearn import cleaning, splitting, summaries, tablefiles
 
 
 def test_drops_unlabelled_duplicate_rare_constant_and_text():
@@ -16,12 +16,12 @@ def test_drops_unlabelled_duplicate_rare_constant_and_text():
     raw.loc[len(raw)] = raw.iloc[7].to_dict() | {"track_id": "TRRARE", "song_id": "SORARE",
                                                 "artist_id": "ARRARE", "genre": "Polka"}
     notes = []
-    table = songtable.clean(raw, min_per_genre=5, notes=notes)
+    table = cleaning.clean(raw, min_per_genre=5, notes=notes)
 
     assert len(table) == 299  # 300 - unlabelled; duplicates and the lone Polka song gone
     assert table["track_id"].is_unique
     assert set(table["genre"]) == set(GENRE_SHARES)
-    assert songtable.feature_names_of(table) == ["year", "duration", "tempo"] + [
+    assert tablefiles.feature_names_of(table) == ["year", "duration", "tempo"] + [
         f"timbre_mean_{i}" for i in range(4)]
     assert table["year"].isna().any()  # gaps stay: the classifier imputes and flags them
     text = "\n".join(notes)
@@ -46,8 +46,8 @@ def test_every_numeric_column_of_a_foreign_table_is_a_feature():
         **{f"var_timbre{i}": rng.gamma(2, size=n) for i in range(1, 13)},
     })
     notes = []
-    table = songtable.clean(foreign, notes=notes)
-    features = songtable.feature_names_of(table)
+    table = cleaning.clean(foreign, notes=notes)
+    features = tablefiles.feature_names_of(table)
     assert len(features) == 30 and {"avg_timbre12", "var_timbre1", "key"} <= set(features)
     assert "track_id" not in features and "artist_name, title" in "\n".join(notes)
 
@@ -57,55 +57,55 @@ def test_every_numeric_column_of_a_foreign_table_is_a_feature():
                                   "idx_segments_start", "shs_work", "Unnamed: 0", "id", "ID",
                                   "trackId", "TrackID", "index", "song.id"])
 def test_identifiers_are_recognised(name):
-    assert songtable.is_identifier(name)
+    assert tablefiles.is_identifier(name)
 
 
 @pytest.mark.parametrize("name", ["key", "mode", "tempo", "year", "duration", "loudness",
                                   "avg_timbre1", "artist_latitude", "acid", "valid",
                                   "timbre_mean_0", "segments_per_second"])
 def test_features_are_not_mistaken_for_identifiers(name):
-    assert not songtable.is_identifier(name)
+    assert not tablefiles.is_identifier(name)
 
 
 def test_features_and_exclude_choose_columns_by_pattern():
     raw = synthetic_songcsv()
-    only = songtable.clean(raw, include=["timbre_*", "tempo"])
-    assert songtable.feature_names_of(only) == ["tempo"] + [f"timbre_mean_{i}" for i in range(4)]
-    without = songtable.clean(raw, exclude=["timbre_mean_[23]", "year"])
-    assert songtable.feature_names_of(without) == ["duration", "tempo", "timbre_mean_0",
+    only = cleaning.clean(raw, include=["timbre_*", "tempo"])
+    assert tablefiles.feature_names_of(only) == ["tempo"] + [f"timbre_mean_{i}" for i in range(4)]
+    without = cleaning.clean(raw, exclude=["timbre_mean_[23]", "year"])
+    assert tablefiles.feature_names_of(without) == ["duration", "tempo", "timbre_mean_0",
                                                    "timbre_mean_1"]
-    with pytest.raises(songtable.TableError, match="'pitch_\\*' matches no numeric feature"):
-        songtable.clean(raw, include=["pitch_*"])
+    with pytest.raises(tablefiles.TableError, match="'pitch_\\*' matches no numeric feature"):
+        cleaning.clean(raw, include=["pitch_*"])
 
 
 def test_split_is_artist_disjoint_stratified_and_seeded():
     raw = synthetic_songcsv(n_songs=600)
-    table = songtable.clean(raw, split=songtable.Split(seed=3))
+    table = cleaning.clean(raw, split=cleaning.Split(seed=3))
     artists = {split: set(table.loc[table["split"] == split, "artist_id"])
-               for split in songtable.SPLITS}
+               for split in splitting.SPLITS}
     assert not artists["train"] & artists["test"]
     assert not artists["train"] & artists["val"]
     assert not artists["val"] & artists["test"]
     shares = table["split"].value_counts(normalize=True)
     assert 0.6 < shares["train"] < 0.8 and 0.08 < shares["test"] < 0.22
-    counts = songtable.split_counts(table)
-    assert (counts.loc[list(GENRE_SHARES), list(songtable.SPLITS)] > 0).all().all()
+    counts = splitting.split_counts(table)
+    assert (counts.loc[list(GENRE_SHARES), list(splitting.SPLITS)] > 0).all().all()
 
-    again = songtable.clean(raw, split=songtable.Split(seed=3))
-    other = songtable.clean(raw, split=songtable.Split(seed=4))
+    again = cleaning.clean(raw, split=cleaning.Split(seed=3))
+    other = cleaning.clean(raw, split=cleaning.Split(seed=4))
     assert (again["split"] == table["split"]).all()
     assert (other["split"] != table["split"]).any()
 
 
 def test_without_artist_id_split_is_by_song():
-    table = songtable.clean(synthetic_songcsv().drop(columns="artist_id"))
+    table = cleaning.clean(synthetic_songcsv().drop(columns="artist_id"))
     assert "artist_id" not in table.columns
-    assert set(table["split"]) == set(songtable.SPLITS)
+    assert set(table["split"]) == set(splitting.SPLITS)
 
 
 def test_compact_lists_every_column_briefly():
     names = ["year"] + [f"timbre_mean_{i}" for i in range(12)] + ["pitch_mean_0", "tempo"]
-    assert songtable.compact(names) == "year, timbre_mean_0…11, pitch_mean_0, tempo"
+    assert summaries.compact(names) == "year, timbre_mean_0…11, pitch_mean_0, tempo"
 
 
 def test_cli_writes_table_and_prints_counts_and_features(tmp_path, capsys):
@@ -142,7 +142,7 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys, change, options,
 def test_text_in_a_feature_column_makes_it_text_not_a_crash():
     raw = synthetic_songcsv().assign(tempo="fast")
     notes = []
-    assert "tempo" not in songtable.feature_names_of(songtable.clean(raw, notes=notes))
+    assert "tempo" not in tablefiles.feature_names_of(cleaning.clean(raw, notes=notes))
     assert "not features (text): artist_name, title, tempo" in notes
 
 
@@ -165,18 +165,18 @@ def test_train_only_labels_never_validate_or_test_and_never_teach_a_held_out_art
     weak = raw.index % 4 == 0
     raw.loc[weak, "genre_source"] = "echonest-terms"
     notes = []
-    table = songtable.clean(raw, train_only=["echonest-*"], notes=notes)
-    train_only = songtable.train_only_mask(table)
+    table = cleaning.clean(raw, train_only=["echonest-*"], notes=notes)
+    train_only = splitting.train_only_mask(table)
     assert train_only.any() and set(table.loc[train_only, "split"]) == {"train"}
     held_out = set(table.loc[table["split"] != "train", "artist_id"])
     assert not held_out & set(table.loc[train_only, "artist_id"])
     assert any("train-only songs (weaker labels) added to the train split" in n for n in notes)
     # The split itself is made of the other songs, as without train-only sources.
-    others = songtable.clean(raw[~weak])
+    others = cleaning.clean(raw[~weak])
     assert len(table[~train_only]) == len(others)
 
-    features, genres, artists = songtable.split_rows(table)
-    for train, test in songtable.fold_rows(genres, artists, train_only, 3, seed=0):
+    features, genres, artists = splitting.split_rows(table)
+    for train, test in splitting.fold_rows(genres, artists, train_only, 3, seed=0):
         assert not train_only[test].any()
         assert not set(artists[test]) & set(artists[train])
         assert train_only[train].any()
@@ -188,7 +188,7 @@ def test_train_only_songs_do_not_count_for_min_per_genre():
     extra = raw.iloc[:12].assign(genre="Polka", genre_source="echonest-terms",
                                  track_id=[f"TRX{i}" for i in range(12)],
                                  song_id=[f"SOX{i}" for i in range(12)])
-    table = songtable.clean(pd.concat([raw, extra], ignore_index=True),
+    table = cleaning.clean(pd.concat([raw, extra], ignore_index=True),
                             train_only=["echonest-terms"])
     assert "Polka" not in set(table["genre"])
 
@@ -208,24 +208,24 @@ def with_crops(raw, count=2):
 def test_crops_only_train_with_their_song_and_never_reach_val_or_test():
     raw = synthetic_songcsv(n_songs=300)
     notes = []
-    table = songtable.clean(with_crops(raw), notes=notes)
-    crops = songtable.crop_mask(table).to_numpy()
-    train_only = songtable.train_only_mask(table)
+    table = cleaning.clean(with_crops(raw), notes=notes)
+    crops = splitting.crop_mask(table).to_numpy()
+    train_only = splitting.train_only_mask(table)
     assert crops.any() and (train_only == crops).all()
-    assert "crop" not in songtable.feature_names_of(table)
+    assert "crop" not in tablefiles.feature_names_of(table)
     # The songs split as they do without crops; each train song keeps its 2 crops, the
     # others lose theirs.
     songs = table[~crops]
     assert songs.drop(columns=["crop", "train_only"]).reset_index(drop=True).equals(
-        songtable.clean(raw))
+        cleaning.clean(raw))
     train_songs = set(songs.loc[songs["split"] == "train", "track_id"])
     assert set(table.loc[crops, "split"]) == {"train"}
     assert table.loc[crops, "track_id"].value_counts().to_dict() == dict.fromkeys(train_songs, 2)
     assert any(f"{2 * len(train_songs)} crops of songs added to the train split" in note
                for note in notes)
     # Cross-validation: a fold's test songs never have a crop among its training rows.
-    _, genres, artists = songtable.split_rows(table)
-    for train, test in songtable.fold_rows(genres, artists, train_only, 3, seed=0):
+    _, genres, artists = splitting.split_rows(table)
+    for train, test in splitting.fold_rows(genres, artists, train_only, 3, seed=0):
         assert not crops[test].any() and crops[train].any()
         assert not set(table["track_id"].iloc[test]) & set(table["track_id"].iloc[train])
 
@@ -236,10 +236,10 @@ def test_crops_are_no_duplicates_and_no_songs_for_min_per_genre():
                                 song_id=[f"SOX{i}" for i in range(4)])
     doubled = pd.concat([raw, polka, raw.iloc[:1]], ignore_index=True)  # one song twice
     notes = []
-    table = songtable.clean(with_crops(doubled, count=3), min_per_genre=10, notes=notes)
+    table = cleaning.clean(with_crops(doubled, count=3), min_per_genre=10, notes=notes)
     assert "Polka" not in set(table["genre"])  # 4 songs + 12 crops are still 4 songs
     assert "dropped 1 duplicate songs (same track_id)" in notes
-    counts = table.loc[songtable.crop_mask(table), "track_id"].value_counts()
+    counts = table.loc[splitting.crop_mask(table), "track_id"].value_counts()
     assert set(counts) == {3}
 
 
@@ -248,8 +248,8 @@ def test_crops_of_songs_with_training_only_labels_are_dropped():
     weak = raw.index % 4 == 0
     raw.loc[weak, "genre_source"] = "echonest-terms"
     notes = []
-    table = songtable.clean(with_crops(raw), train_only=["echonest-*"], notes=notes)
-    crops = songtable.crop_mask(table)
+    table = cleaning.clean(with_crops(raw), train_only=["echonest-*"], notes=notes)
+    crops = splitting.crop_mask(table)
     weak_songs = set(raw.loc[weak, "track_id"])
     assert crops.any() and not weak_songs & set(table.loc[crops, "track_id"])
     assert weak_songs & set(table.loc[~crops, "track_id"])  # the songs themselves still train
@@ -261,11 +261,11 @@ def test_cli_counts_songs_and_crops_apart(tmp_path, capsys):
     with_crops(synthetic_songcsv()).to_csv(source, index=False)
     assert preprocess.main(["--data", str(source), "--out", str(output)]) == 0
     printed = capsys.readouterr().out
-    written = songtable.read_table(output)
-    crops = songtable.crop_mask(written)
+    written = tablefiles.read_table(output)
+    crops = splitting.crop_mask(written)
     train = (written.loc[~crops, "split"] == "train").sum()
     assert f"kept 300 songs and {2 * train} crops," in printed
     assert f"{2 * train} crops of songs added to the train split" in printed
     # The split table counts songs: its train column sums to the train songs, not their crops.
-    counts = songtable.split_counts(written)
+    counts = splitting.split_counts(written)
     assert counts.loc["all", "train"] == train and counts.loc["all", "all"] == 300

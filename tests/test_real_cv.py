@@ -10,11 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import scoring
-import songtable
 from bench import real_cv, real_songs
-from classifier import GenreClassifier
 from dataset.sample import generate_sample
+from genrelearn import scoring, splitting
+from genrelearn.classifier import GenreClassifier
 
 SUBSET = ("A/A", "A/B", "A/C")  # 160 real song files: 3 Last.fm genres of 10+ songs
 TINY_MLP = '{"epochs": 3, "hidden": [16], "ensemble": 1}'
@@ -40,12 +39,12 @@ def fitted(monkeypatch):
     scored_folds, scorer = scoring.scored_folds, scoring.scorer
 
     def recording_scored_folds(estimator, features, *args, **kwargs):
-        identity = songtable.row_identity(features)
+        identity = splitting.row_identity(features)
         calls.append((estimator, list(zip(identity[1], identity[2])), []))
         return scored_folds(estimator, features, *args, **kwargs)
 
     def recording_scorer(estimator, features, genres):
-        identity = songtable.row_identity(features)
+        identity = splitting.row_identity(features)
         calls[-1][2].append(set(zip(identity[1], identity[2])))
         return scorer(estimator, features, genres)
 
@@ -86,7 +85,7 @@ def test_every_method_scores_the_same_songs_never_a_crop_or_training_only_row(
                                   "--out", str(out))) == 0
     table = real_songs.labelled_table(few_songs, real_cv.SOURCES["lastfm"],
                                       real_songs.MISMATCHES, tmp_path / "again", crops=2)[0]
-    may_not_score = songtable.crop_mask(table) | songtable.train_only_mask(table)
+    may_not_score = splitting.crop_mask(table) | splitting.train_only_mask(table)
     assert may_not_score.any(), "the subset should hold crops and training-only rows"
     scored = {(track, False) for track in table.loc[~may_not_score, "track_id"]}
     folds = fitted[0][2]
@@ -210,7 +209,7 @@ def test_crops_train_the_mlp_only_on_the_same_test_songs(tmp_path):
     table, _ = real_songs.labelled_table(
         tmp_path / "sample" / "data", real_songs.Run(
             str(tmp_path / "sample" / "sample_genres.cls")), None, tmp_path / "work", crops=2)
-    crops = songtable.crop_mask(table).to_numpy()
+    crops = splitting.crop_mask(table).to_numpy()
     songs = table[~crops].reset_index(drop=True)
     # No split of its own (the folds are the split): every song keeps its crops.
     assert crops.sum() == 2 * len(songs) and set(table["split"]) == {"train"}

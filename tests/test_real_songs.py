@@ -8,10 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import scoring
-import songtable
 from bench import bench_features, learning_curve, real_songs, select_mlp
 from dataset.sample import generate_sample
+from genrelearn import scoring, splitting, tablefiles
 
 
 def test_a_runs_source_name_is_its_own_or_its_first_label_sources():
@@ -47,7 +46,7 @@ def test_selection_never_scores_an_outer_test_row():
     genres = rng.choice(["a", "b", "c"], 300)
     artists = np.array([f"AR{i // 3}" for i in range(300)])
     train_only = np.arange(300) % 10 == 0
-    outer_tests = [set(test) for _, test in songtable.fold_rows(
+    outer_tests = [set(test) for _, test in splitting.fold_rows(
         genres, artists, train_only, 5, 0)]
     seen = [set(train) | set(test) for train, test in select_mlp.inner_folds(
         genres, artists, train_only, 5, 3)]
@@ -62,7 +61,7 @@ def test_selection_never_scores_an_outer_test_row():
 def test_learning_curve_keeps_a_share_of_each_folds_training_artists():
     genres = np.array(["a", "b"] * 60)
     artists = np.array([f"AR{i // 2}" for i in range(120)])
-    folds = list(songtable.fold_rows(genres, artists, np.zeros(120, dtype=bool), 3, 0))
+    folds = list(splitting.fold_rows(genres, artists, np.zeros(120, dtype=bool), 3, 0))
     cut = learning_curve.artist_shares(folds, artists, (0.25, 1.0), 0)
     for (train, test), (quarter, quarter_test), (whole, whole_test) in zip(
             folds, cut[0.25], cut[1.0], strict=True):
@@ -101,14 +100,14 @@ def test_selection_scores_the_baselines_without_crops(tmp_path):
             str(tmp_path / "sample" / "sample_genres.cls")), None, tmp_path / "work", crops=2)
     regression = scoring.baselines()["logistic_regression"]
     assert select_mlp.inner_scores(regression, table, 2, 2) == select_mlp.inner_scores(
-        regression, songtable.without_crops(table), 2, 2)
+        regression, splitting.without_crops(table), 2, 2)
 
 
 def test_feature_sets_keep_the_tables_other_columns():
     table = pd.DataFrame({"track_id": ["TR1"], "artist_id": ["AR1"], "genre": ["rock"],
                           "split": ["train"], "duration": [200.0], "timbre_mean_0": [1.0],
                           "timbre_cov_0_1": [0.5]})
-    names = songtable.feature_names_of(table)
+    names = tablefiles.feature_names_of(table)
     sets = bench_features.feature_sets(names, ["minus"])
     assert sets["old"] == (["duration", "timbre_mean_0"], None)
     assert sets["all - timbre_covariance"] == (["duration", "timbre_mean_0"], "all")

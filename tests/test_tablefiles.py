@@ -4,13 +4,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from songs import synthetic_songcsv
 
 import preprocess
-import songtable
-import tablefiles
 import train
-from classifier import GenreClassifier
-from songs import synthetic_songcsv
+from genrelearn import cleaning, featurecolumns, splitting, tablefiles
+from genrelearn.classifier import GenreClassifier
 
 pytest.importorskip("pyarrow", reason="Parquet needs requirements-scale.txt installed")
 
@@ -47,29 +46,29 @@ def test_every_format_reads_as_one_float32_block_after_the_text(songs, name):
 
 
 def test_splits_come_grouped_and_crops_can_stay_on_disk(tmp_path):
-    table = songtable.clean(synthetic_songcsv(n_songs=200))
+    table = cleaning.clean(synthetic_songcsv(n_songs=200))
     table.to_parquet(tmp_path / "pre.parquet")
     read = tablefiles.read(tmp_path / "pre.parquet", splits=("train", "test"))
     assert read["split"].tolist() == sorted(read["split"].tolist(), key=("train", "test").index)
     assert len(read) == (table["split"] != "val").sum()
     assert read.attrs["file_rows"] == len(table)
-    features, genres, _ = songtable.split_rows(read, "train")
+    features, genres, _ = splitting.split_rows(read, "train")
     assert np.shares_memory(features.to_numpy(), read.iloc[:, -1].to_numpy())
 
 
 def test_only_the_text_columns_asked_for_are_read_the_others_named(songs):
-    table = tablefiles.read(songs / "parts.parquet", text=songtable.CLEANING_COLUMNS)
+    table = tablefiles.read(songs / "parts.parquet", text=cleaning.CLEANING_COLUMNS)
     assert "title" not in table.columns and "artist_name" in table.attrs["unread"]
-    _, others = songtable.candidate_features(table)
+    _, others = featurecolumns.candidate_features(table)
     assert others["title"] == "text" and others["song_id"] == "identifier or label"
 
 
 def test_a_folder_without_parts_and_a_damaged_part_are_one_line_errors(tmp_path):
     (tmp_path / "empty.parquet").mkdir()
-    with pytest.raises(songtable.TableError, match="no Parquet file in this folder"):
+    with pytest.raises(tablefiles.TableError, match="no Parquet file in this folder"):
         tablefiles.read(tmp_path / "empty.parquet")
     (tmp_path / "bad.parquet").write_bytes(b"not parquet at all")
-    with pytest.raises(songtable.TableError, match="not a readable Parquet table"):
+    with pytest.raises(tablefiles.TableError, match="not a readable Parquet table"):
         tablefiles.read(tmp_path / "bad.parquet")
 
 
@@ -80,7 +79,7 @@ def test_preprocess_and_train_on_parquet_as_on_csv(songs, tmp_path, capsys):
     from_csv = pd.read_csv(tmp_path / "pre.csv")
     from_parquet = pd.read_parquet(tmp_path / "pre.parquet")
     assert list(from_parquet.columns) == list(from_csv.columns)
-    numbers = songtable.feature_names_of(from_csv)
+    numbers = tablefiles.feature_names_of(from_csv)
     assert (from_parquet[numbers].dtypes == np.float32).all()
     assert np.array_equal(from_parquet[numbers].to_numpy(),
                           from_csv[numbers].to_numpy(np.float32), equal_nan=True)
@@ -97,15 +96,15 @@ def test_preprocess_and_train_on_parquet_as_on_csv(songs, tmp_path, capsys):
 def test_fit_overwrites_a_tables_features_only_when_told(tmp_path):
     """train.py lets fit turn the table's train rows into the inputs in place (a million
     songs' table held once): the same model as with a copy, and by default X is left alone."""
-    table = songtable.clean(synthetic_songcsv(n_songs=200))
+    table = cleaning.clean(synthetic_songcsv(n_songs=200))
     table.to_parquet(tmp_path / "pre.parquet")
     models = []
     for copy_X in (True, False):
         read = tablefiles.read(tmp_path / "pre.parquet", splits=("train", "val"))
-        features, genres, _ = songtable.split_rows(read, "train")
+        features, genres, _ = splitting.split_rows(read, "train")
         before = features.to_numpy().copy()
         models.append(GenreClassifier(epochs=3, hidden=(8,), ensemble=1).fit(
-            features, genres, eval_set=songtable.split_rows(read, "val")[:2], copy_X=copy_X))
+            features, genres, eval_set=splitting.split_rows(read, "val")[:2], copy_X=copy_X))
         assert np.array_equal(features.to_numpy(), before, equal_nan=True) == copy_X
     assert all(torch.equal(*pair) for pair in zip(*(model.network_.parameters()
                                                      for model in models)))

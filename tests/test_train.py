@@ -4,13 +4,13 @@ import csv
 import json
 
 import pytest
-
-import songtable
-import train
-from classifier import GenreClassifier
-from options import HIDDEN_PARAMETERS, PARAMETER_HELP
-from training import HISTORY_COLUMNS
 from songs import synthetic_songcsv
+
+import train
+from genrelearn import cleaning, tablefiles
+from genrelearn.classifier import GenreClassifier
+from genrelearn.options import HIDDEN_PARAMETERS, PARAMETER_HELP
+from genrelearn.training import HISTORY_COLUMNS
 
 FAST = ["--epochs", "15", "--patience", "5", "--hidden", "16", "8"]
 
@@ -18,7 +18,7 @@ FAST = ["--epochs", "15", "--patience", "5", "--hidden", "16", "8"]
 @pytest.fixture(scope="module")
 def table_path(tmp_path_factory):
     path = tmp_path_factory.mktemp("data") / "pre.csv"
-    songtable.clean(synthetic_songcsv(n_songs=300)).to_csv(path, index=False)
+    cleaning.clean(synthetic_songcsv(n_songs=300)).to_csv(path, index=False)
     return path
 
 
@@ -42,7 +42,7 @@ def test_run_folder_has_checkpoint_history_and_curve(run, table_path, capsys):
     assert all(float(row["seconds"]) > 0 for row in history)
     assert (run / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     # Stopped on the table's val rows: as many as the val split has.
-    table = songtable.read_table(table_path)
+    table = tablefiles.read_table(table_path)
     assert classifier.metrics_["n_val"] == (table["split"] == "val").sum()
 
 
@@ -113,7 +113,7 @@ def test_bad_data_exits_2(tmp_path, capsys):
 
 
 def test_without_val_rows_whole_train_artists_are_held_out(table_path, tmp_path):
-    table = songtable.read_table(table_path)
+    table = tablefiles.read_table(table_path)
     no_val = tmp_path / "no_val.csv"
     table[table["split"] != "val"].to_csv(no_val, index=False)
     out = tmp_path / "run"
@@ -125,7 +125,7 @@ def test_without_val_rows_whole_train_artists_are_held_out(table_path, tmp_path)
 def test_the_curve_marks_the_epoch_the_checkpoint_keeps(table_path, tmp_path):
     """Stopping on the score keeps an epoch that is often not the lowest validation loss; the
     curve's dotted line stands at the kept epoch, for each member."""
-    import plots
+    from genrelearn import plots
 
     out = tmp_path / "run"
     assert train.main(["--data", str(table_path), "--out", str(out), "--stop-on", "score",

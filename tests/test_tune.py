@@ -6,13 +6,12 @@ import sys
 
 import pandas as pd
 import pytest
+from songs import synthetic_songcsv
 
-import options
-import songtable
 import train
 import tune
-from classifier import GenreClassifier
-from songs import synthetic_songcsv
+from genrelearn import cleaning, options, tablefiles
+from genrelearn.classifier import GenreClassifier
 
 optuna = pytest.importorskip("optuna", reason="Optuna (optional extra) is not installed")
 
@@ -22,7 +21,7 @@ TINY = ["--trials", "2", "--folds", "2", "--epochs", "6", "--patience", "3"]
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
     path = tmp_path_factory.mktemp("tune") / "pre.csv"
-    songtable.clean(synthetic_songcsv(n_songs=200)).to_csv(path, index=False)
+    cleaning.clean(synthetic_songcsv(n_songs=200)).to_csv(path, index=False)
     return path
 
 
@@ -70,7 +69,7 @@ def test_best_json_leaves_the_batch_size_to_auto_unless_given(data, tmp_path):
 
 
 def test_test_rows_never_shape_a_score(data, tmp_path):
-    table = songtable.read_table(data)
+    table = tablefiles.read_table(data)
     garbled = table.copy()
     test = garbled["split"] == "test"
     garbled.loc[test, "timbre_mean_0"] = 1e6
@@ -121,7 +120,7 @@ def test_without_optuna_it_says_how_to_install(tmp_path, capsys, monkeypatch):
 def test_rows_that_may_only_train_are_never_scored(data, tmp_path):
     """Weaker labels and songs' crops train in every fold but are never a fold's test song:
     each trial scores exactly the songs that may be scored, with or without them."""
-    table = songtable.read_table(data)
+    table = tablefiles.read_table(data)
     songs = table[table["split"] != "test"]
     extra = songs.sample(40, random_state=0).assign(train_only=True, genre="Jazz")
     crops = songs.sample(30, random_state=1).assign(train_only=True, crop=1)

@@ -1,7 +1,7 @@
-"""The genre classifier: a scikit-learn estimator around model.GenreMLP; fit is where it learns.
+"""The genre classifier: a scikit-learn estimator around network.GenreMLP; fit is where it learns.
 
 Usage:
-    from classifier import GenreClassifier
+    from genrelearn.classifier import GenreClassifier
     classifier = GenreClassifier(hidden=(256, 128, 64)).fit(features, genres, groups=artists)
     classifier.predict(other_features)                  # genre names
     classifier.save("runs/NAME/model.pt")
@@ -25,14 +25,19 @@ import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-import scoring
-import songtable
-from checkpoint import read_checkpoint, write_checkpoint
-from model import GenreMLP
-from provenance import SongSet, song_keys
-from training import (Schedule, auto_batch_size, auto_lr, class_weighted_loss, format_epoch,
-                      train_members)
-from transforms import InputTransform, class_shares, class_weights, correct_prior
+from genrelearn import scoring, splitting, summaries
+from genrelearn.checkpoint import read_checkpoint, write_checkpoint
+from genrelearn.network import GenreMLP
+from genrelearn.provenance import SongSet, song_keys
+from genrelearn.training import (
+    Schedule,
+    auto_batch_size,
+    auto_lr,
+    class_weighted_loss,
+    format_epoch,
+    train_members,
+)
+from genrelearn.transforms import InputTransform, class_shares, class_weights, correct_prior
 
 AUTO_CORRECTIONS = tuple(np.round(np.linspace(0, 1, 11), 2).tolist())
 PREDICTION_ROWS = 8192  # songs per forward pass: memory stays flat for a million songs
@@ -130,8 +135,8 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         Early stopping watches ``eval_set`` = (features, genres) when given; otherwise a
         ``holdout_fraction`` of the rows is held out, whole artists when ``groups`` (one artist id
         per row) is given. Rows marked ``train_only`` (weaker labels, crops) only train, as
-        songtable.learning_rows rules: never held out, not counted in the genre shares that the
-        prior correction moves towards. Features from songtable.split_rows say each row's
+        splitting.learning_rows rules: never held out, not counted in the genre shares that the
+        prior correction moves towards. Features from splitting.split_rows say each row's
         artist and whether it may only train in their index: fit follows them when ``groups``
         and ``train_only`` are not given. The songs it trains and validates on are recorded
         (``learned_songs_``), so nothing scores it on them. With ``copy_X`` False, fit may
@@ -139,14 +144,14 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         rows is then held once). Returns self.
         """
         self.check_params()
-        identity = songtable.row_identity(X)
+        identity = splitting.row_identity(X)
         if identity is not None:
             groups = identity[0] if groups is None else groups
             train_only = identity[2] if train_only is None else train_only
         elif groups is None and eval_set is None:
             warnings.warn("GenreClassifier.fit without groups holds out single rows to stop "
                           "early: rows of one song (crops) or one artist can be on both sides. "
-                          "Pass groups= or features from songtable.split_rows", stacklevel=2)
+                          "Pass groups= or features from splitting.split_rows", stacklevel=2)
         features = self._checked(X, reset=True)
         # Sorted as np.unique sorts them; factorising hashes a million genres, not sorts them.
         labels, self.classes_ = pd.factorize(np.asarray(y), sort=True)
@@ -157,12 +162,12 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
                 else np.asarray(train_only, dtype=bool))
         if eval_set is not None:
             val_features = self._checked(eval_set[0])
-            val_identity = songtable.row_identity(eval_set[0])
+            val_identity = splitting.row_identity(eval_set[0])
             val = (val_features, self._genre_indices(eval_set[1]))
             val_songs = song_keys(None if val_identity is None else val_identity[1],
                                   val_features)
         else:
-            train, held = songtable.holdout_rows(labels, groups, weak, self.holdout_fraction,
+            train, held = splitting.holdout_rows(labels, groups, weak, self.holdout_fraction,
                                                  self.seed)
             val, val_songs = (features[held], labels[held]), songs[held]
             features, labels, weak, songs = (features[train], labels[train], weak[train],
@@ -198,7 +203,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         if self.learned_songs_ is None:
             return None
-        identity = songtable.row_identity(X)
+        identity = splitting.row_identity(X)
         keys = song_keys(identity[1] if identity is not None else track_ids, self._checked(X))
         found = np.full(len(keys), "", dtype=object)
         found[self.learned_songs_["val"].holds(keys)] = "val"
@@ -362,7 +367,7 @@ class GenreClassifier(ClassifierMixin, BaseEstimator):
         unknown = sorted({str(genre) for genre in genres if genre not in index})
         if unknown:
             raise FitError("genres the model was not trained on: "
-                             + songtable.summarise(unknown))
+                             + summaries.summarise(unknown))
         return np.array([index[genre] for genre in genres], dtype=np.int64)
 
 

@@ -1,7 +1,7 @@
 """The checkpoint file: a plain dict written atomically, read back with one-line errors.
 
 Usage:
-    from checkpoint import read_checkpoint, write_checkpoint
+    from genrelearn.checkpoint import read_checkpoint, write_checkpoint
     write_checkpoint("runs/NAME/model.pt", checkpoint)
     checkpoint = read_checkpoint("runs/NAME/model.pt")       # CheckpointError if it is not one
 

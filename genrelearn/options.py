@@ -1,7 +1,7 @@
 """The one declaration of the learning scripts' options and of the training configuration.
 
 Usage:
-    import options
+    from genrelearn import options
     from dataset import cli
     parser = cli.new_parser(__doc__)                   # the --help layout of every script
     cli.add_data_option(parser)                        # --data
@@ -30,9 +30,9 @@ import inspect
 import json
 from pathlib import Path
 
-from checkpoint import RENAMED_PARAMETERS
-from classifier import GenreClassifier, SettingError, torch_device
 from dataset import cli
+from genrelearn.checkpoint import RENAMED_PARAMETERS
+from genrelearn.classifier import GenreClassifier, SettingError, torch_device
 
 PARAMETER_HELP = {
     "hidden": "widths of the hidden layers (three make the four-linear-layer MLP)",

@@ -1,14 +1,14 @@
 """How the project scores genre predictions, and the baselines it scores the MLP against.
 
 Usage:
-    import scoring
+    from genrelearn import scoring
     scoring.scores(true_genres, predicted_genres)    # {"accuracy", "macro_f1", "balanced_accuracy"}
     scoring.cross_validated(estimator, table, n_folds=5, seeds=(0, 1, 2))
 
 ``scores`` is the one scoring function: training's per-epoch validation, evaluate.py, tune.py
 and the benchmarks all call it (``scorer`` wraps it for scikit-learn's cross_validate).
 ``cross_validated`` takes a whole training table, so the rows it scores are decided by the
-table's own marks (songtable.learning_rows): weaker labels and crops train, never score.
+table's own marks (splitting.learning_rows): weaker labels and crops train, never score.
 """
 import inspect
 
@@ -22,7 +22,7 @@ from sklearn.model_selection import cross_validate
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-import songtable
+from genrelearn import splitting
 
 METRICS = ("accuracy", "macro_f1", "balanced_accuracy")
 BASELINE_TITLES = {"majority": "majority class", "logistic_regression": "logistic regression",
@@ -61,11 +61,11 @@ class LeakError(ValueError):
 def refuse_unscoreable(estimator, features):
     """LeakError when ``features`` hold a row that may only train (their split_rows index says
     so) or a song ``estimator`` learned from (GenreClassifier.learned_from)."""
-    identity = songtable.row_identity(features)
+    identity = splitting.row_identity(features)
     if identity is not None and identity[2].any():
         raise LeakError(f"{identity[2].sum()} of the {len(features)} rows to score may only "
                         "train (weaker labels or songs' crops): score the songs with the main "
-                        "label only (songtable.ArtistFolds, split_rows of val or test)")
+                        "label only (splitting.ArtistFolds, split_rows of val or test)")
     learned = (estimator.learned_from(features) if hasattr(estimator, "learned_from")
                else None)
     if learned is not None and (learned != "").any():
@@ -156,23 +156,23 @@ def training_table(estimator, table):
     learns from crops (GenreClassifier), the songs without their crops for the baselines (they
     score lower with them)."""
     return table if getattr(estimator, "learns_from_crops", False) else (
-        songtable.without_crops(table))
+        splitting.without_crops(table))
 
 
 def cross_validated(estimator, table, n_folds=5, seeds=(0,)):
     """Per fold, the ``scores`` of ``estimator`` refitted on the other folds (a list of dicts).
 
-    Folds are the project's (``songtable.fold_rows``: genre-stratified, artist-grouped) over the
+    Folds are the project's (``splitting.fold_rows``: genre-stratified, artist-grouped) over the
     rows of ``table`` that may be scored, once per seed in ``seeds``; the rows that may only
-    train (weaker labels, crops) join the training rows as songtable.learning_rows rules.
+    train (weaker labels, crops) join the training rows as splitting.learning_rows rules.
     """
     rows = training_table(estimator, table)
-    features, genres, artists = songtable.split_rows(rows)
-    train_only = songtable.train_only_mask(rows)
+    features, genres, artists = splitting.split_rows(rows)
+    train_only = splitting.train_only_mask(rows)
     results = []
     for seed in seeds:
         results += scored_folds(estimator, features, genres, artists,
-                                list(songtable.fold_rows(genres, artists, train_only, n_folds,
+                                list(splitting.fold_rows(genres, artists, train_only, n_folds,
                                                          seed)), train_only)
     return results
 

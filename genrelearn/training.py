@@ -1,7 +1,7 @@
 """The training loop: an ensemble's members learn side by side, each stopping early on its own.
 
 Usage:
-    from training import Schedule, train_members
+    from genrelearn.training import Schedule, train_members
     history, best_epochs = train_members(network, (inputs, labels), (val_inputs, val_labels),
                                          Schedule(...), val_scores, on_epoch=print)
 

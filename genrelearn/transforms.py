@@ -1,7 +1,7 @@
 """What stands between a table's numbers and the network: input transforms and genre weighting.
 
 Usage:
-    from transforms import InputTransform, class_weights, correct_prior
+    from genrelearn.transforms import InputTransform, class_weights, correct_prior
     transform, train_inputs = InputTransform("quantile").fit_transform(train_features)
     inputs = transform(features)             # float32 tensor: mapped, flagged, standardised
     weights = class_weights(class_shares(labels, n_genres), power=0.78)
@@ -45,10 +45,13 @@ class InputTransform:
         values = (torch.from_numpy(features) if overwrite and _writable(features)
                   else torch.empty(features.shape))
         flags = torch.empty((len(features), len(self.missing_columns)), dtype=torch.bool)
+        # Written through numpy views of the tensors: a chunk may be a read-only view of the
+        # caller's table, which torch.from_numpy warns about even to read it.
+        value_rows, flag_rows = values.numpy(), flags.numpy()
         for start, chunk in zip(range(0, len(features), CHUNK_ROWS), _chunks(features)):
             rows = slice(start, start + len(chunk))
-            values[rows] = torch.from_numpy(self._values(chunk))
-            flags[rows] = torch.from_numpy(np.isnan(chunk[:, self.missing_columns]))
+            value_rows[rows] = self._values(chunk)
+            flag_rows[rows] = np.isnan(chunk[:, self.missing_columns])
         (value_mean, value_std), (flag_mean, flag_std) = map(fit_standardisation,
                                                              (values, flags))
         self.mean, self.std = torch.cat([value_mean, flag_mean]), torch.cat([value_std, flag_std])

@@ -1,7 +1,7 @@
 """What a model learned from: the songs it trained and validated on, the table, the code.
 
 Usage:
-    import provenance
+    from genrelearn import provenance
     keys = provenance.song_keys(track_ids, features)     # one 64-bit key a row
     learned = provenance.SongSet(keys)                   # sorted, without repeats
     learned.holds(provenance.song_keys(other_ids, other_features))   # a bool a row
@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import songtable
+from genrelearn import splitting, tablefiles
 
 # Splitmix64's multipliers: a full-avalanche mix of 64-bit words, vectorised over the rows.
 _MIX = (np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB))
@@ -119,12 +119,12 @@ def table_record(path, table):
     of a table tablefiles read), content hash, split seed (what
     preprocess wrote in ``split_seed``; None for a table without it) and the label sources of
     the songs that train or validate (genre_source: songs, crops not counted)."""
-    seeds = (table[songtable.SPLIT_SEED].dropna().unique()
-             if songtable.SPLIT_SEED in table.columns else [])
-    songs = songtable.without_crops(table)
-    learning = songs[songs[songtable.SPLIT] != "test"]
-    sources = (learning[songtable.SOURCE].fillna("").value_counts().to_dict()
-               if songtable.SOURCE in learning.columns else {})
+    seeds = (table[tablefiles.SPLIT_SEED].dropna().unique()
+             if tablefiles.SPLIT_SEED in table.columns else [])
+    songs = splitting.without_crops(table)
+    learning = songs[songs[tablefiles.SPLIT] != "test"]
+    sources = (learning[tablefiles.SOURCE].fillna("").value_counts().to_dict()
+               if tablefiles.SOURCE in learning.columns else {})
     return {"path": str(Path(path).resolve()), "rows": int(table.attrs.get("file_rows",
                                                                             len(table))),
             "sha256": file_digest(path),

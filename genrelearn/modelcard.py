@@ -2,7 +2,7 @@
 from, how sure its scores are and what it should not be used for.
 
 Usage:
-    import modelcard
+    from genrelearn import modelcard
     modelcard.write(run / "MODEL_CARD.md", classifier)            # train.py: from the record
     modelcard.write(run / "MODEL_CARD.md", classifier, report)    # evaluate.py adds the test
 

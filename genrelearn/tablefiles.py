@@ -1,9 +1,9 @@
 """Song tables on disk: a CSV file, a Parquet file or a folder of Parquet parts, read and written.
 
 Usage:
-    import tablefiles
+    from genrelearn import tablefiles
     songs = tablefiles.read("data/SongCSV.parquet")           # extract's folder of parts
-    table = tablefiles.read("data/preprocessed_data.parquet", splits=("train", "val"))
+    table = tablefiles.read_table("data/preprocessed_data.parquet", splits=("train", "val"))
     tablefiles.write(chunks, "data/preprocessed_data.parquet")   # by the name: CSV or Parquet
 
 A table is a DataFrame whose identifier, label and text columns come first and whose numbers
@@ -211,3 +211,22 @@ def _write_parquet(chunks, temporary, path):
                 writer = stack.enter_context(pq.ParquetWriter(temporary, batch.schema,
                                                               use_dictionary=text))
             writer.write_table(batch.cast(writer.schema), row_group_size=PART_ROWS)
+
+
+def read_table(path, splits=None, crops=True):
+    """A training table written by preprocess.py (CSV or Parquet; tablefiles.read gives its
+    layout: ``read``, and what ``splits`` and ``crops`` choose); TableError without genre, split or
+    features."""
+    table = read(path, splits, crops)
+    missing = [name for name in (LABEL, SPLIT) if name not in table.columns]
+    if missing:
+        raise TableError(f"{path}: no {' or '.join(missing)} column: "
+                         "is it the output of preprocess.py?")
+    if not feature_names_of(table):
+        raise TableError(f"{path}: no feature column")
+    return table
+
+
+def feature_names_of(table):
+    """The feature columns of a training table: everything but trace, label and split."""
+    return [name for name in table.columns if name not in TRACE_COLUMNS + LABEL_COLUMNS]
