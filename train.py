@@ -93,7 +93,8 @@ def fit_and_write(classifier, table, data, out):
         plots.learning_curve(run / "learning_curve.png", classifier.history_,
                              classifier.metrics_["best_epochs"])
         # From the checkpoint's own record, as a reader of model.pt would see it.
-        modelcard.write(run / modelcard.CARD, GenreClassifier.load(run / "model.pt"))
+        modelcard.write(run / modelcard.CARD, GenreClassifier.load(run / "model.pt"),
+                        run=Path(out).resolve().name)
 
 
 def summary(classifier, crops):

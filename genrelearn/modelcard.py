@@ -11,6 +11,7 @@ provenance_, metrics_ and parameters) and, once evaluate.py has run, from its re
 is written whole each time, so it never mixes two models.
 """
 import datetime
+from pathlib import Path
 
 from dataset.outputs import atomic_output
 
@@ -36,20 +37,22 @@ LIMITS = """\
   real subset: docs/results.md (`python -m bench.real_cv`)."""
 
 
-def write(path, classifier, report=None, data=None):
+def write(path, classifier, report=None, data=None, run=None):
     """Write the card of ``classifier`` (a GenreClassifier loaded from its checkpoint) to
     ``path``, with the test section of evaluate.py's ``report`` on the table ``data`` when
-    given."""
-    sections = [_header(path, classifier), _data(classifier), _configuration(classifier),
-                _validation(classifier), _code(classifier), "## Limits\n\n" + LIMITS]
+    given. ``run`` names the run in the title (default: the folder holding ``path``; train.py
+    writes into a temporary folder, and names the run it becomes)."""
+    sections = [_header(run or Path(path).resolve().parent.name, classifier), _data(classifier),
+                _configuration(classifier), _validation(classifier), _code(classifier),
+                "## Limits\n\n" + LIMITS]
     if report is not None:
         sections.append(_test(report, data))
     with atomic_output(path) as temporary:
         temporary.write_text("\n\n".join(sections) + "\n")
 
 
-def _header(path, classifier):
-    return (f"# Model card: {path.parent.name}\n\n"
+def _header(run, classifier):
+    return (f"# Model card: {run}\n\n"
             f"A genre classifier of Million Song Dataset songs: an ensemble of "
             f"{classifier.ensemble} four-layer ReLU MLP(s) of widths "
             f"{'-'.join(map(str, classifier.hidden))} on {classifier.n_features_in_} features, "

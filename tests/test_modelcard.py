@@ -39,6 +39,7 @@ def sections(card):
 def test_train_writes_the_card_from_the_checkpoints_record(run):
     card = (run / "run" / "MODEL_CARD.md").read_text()
     assert sections(card) == ["Data", "Configuration", "Validation", "Code", "Limits"]
+    assert card.startswith("# Model card: run\n")  # the run's name, not its temporary folder's
     classifier = GenreClassifier.load(run / "run" / "model.pt")
     table = classifier.provenance_["table"]
     assert f"`{table['path']}`, {table['rows']:,} rows" in card and "split seed 0" in card
