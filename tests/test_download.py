@@ -68,7 +68,17 @@ class ArchiveServer(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), Handler)
         self.files, self.cuts, self.ignore_range, self.errors = {}, {}, False, {}
         self.gate = None
-        self.requests = []  # (path, Range header or None, status, body bytes sent)
+        self.answered, self.handling = [], 0
+        self.recorded = threading.Condition()
+
+    @property
+    def requests(self):
+        """(path, Range header or None, status, body bytes sent) of each request answered, once
+        every handler has recorded its own: a client can read a whole answer before the
+        handler's thread gets to record it."""
+        with self.recorded:
+            self.recorded.wait_for(lambda: len(self.answered) == self.handling, timeout=10)
+            return list(self.answered)
 
     def url(self, path):
         return f"http://127.0.0.1:{self.server_port}{path}"
@@ -97,6 +107,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         server = self.server
+        with server.recorded:
+            server.handling += 1
         data = server.files.get(self.path)
         wanted = self.headers.get("Range")
         if server.gate and server.gate.offset is None:
@@ -138,7 +150,9 @@ class Handler(BaseHTTPRequestHandler):
             sent = None
         if sent != len(body):
             self.close_connection = True  # the connection breaks mid-file
-        server.requests.append((self.path, wanted, status, sent))
+        with server.recorded:
+            server.answered.append((self.path, wanted, status, sent))
+            server.recorded.notify_all()
 
     def log_message(self, *args):
         pass
