@@ -30,9 +30,10 @@ SEED    ?= 0
 .DELETE_ON_ERROR:
 
 setup: .venv/installed
-.venv/installed: requirements.txt
+.venv/installed: requirements.txt requirements-test.txt
 	python3 -m venv .venv
-	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PYTHON) -m pip install --quiet --disable-pip-version-check -r requirements.txt \
+		-r requirements-test.txt
 	touch $@
 
 comma := ,

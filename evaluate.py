@@ -24,7 +24,6 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 from sklearn.metrics import classification_report, confusion_matrix
 from sklearn.model_selection import train_test_split
@@ -96,7 +95,7 @@ def evaluate(classifier, table, baseline_seed=0, soft_vote=False, baseline_songs
     predictions = {"model": predicted, **{name: estimator.predict(test_x)
                                           for name, estimator in fitted.items()}}
     if soft_vote:
-        boosted = aligned_probabilities(fitted["hist_gradient_boosting"], test_x, classes)
+        boosted = scoring.probabilities_by_genre(fitted["hist_gradient_boosting"], test_x, classes)
         predictions["soft_vote"] = classifier.classes_[(probabilities + boosted).argmax(axis=1)]
         report["soft_vote"] = scoring.scores(test_y, predictions["soft_vote"])
     report.update(
@@ -115,18 +114,6 @@ def refuse_learned_songs(classifier, test_features):
         raise scoring.LeakError("the checkpoint holds no record of the songs it learned from "
                                 "(an older train.py wrote it): train it again to evaluate it")
     scoring.refuse_unscoreable(classifier, test_features)
-
-
-def aligned_probabilities(estimator, features, classes):
-    """``estimator``'s probabilities with a column per genre of ``classes``, matched by name;
-    0 for a genre it never saw."""
-    found = estimator.predict_proba(features)
-    aligned = np.zeros((len(found), len(classes)))
-    column = {genre: i for i, genre in enumerate(classes)}
-    for i, genre in enumerate(estimator.classes_):
-        if genre in column:
-            aligned[:, column[genre]] = found[:, i]
-    return aligned
 
 
 def format_comparison(report):

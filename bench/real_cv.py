@@ -137,13 +137,11 @@ class MLPTreesVote(ClassifierMixin, BaseEstimator):
                 else np.arange(len(y)))
         self.trees_ = scoring.baselines(seed=0)["hist_gradient_boosting"].fit(
             X.iloc[rows] if hasattr(X, "iloc") else X[rows], np.asarray(y)[rows])
-        self.classes_ = self.mlp_.classes_  # both order their columns by the sorted genres
+        self.classes_ = self.mlp_.classes_
         return self
 
     def predict_proba(self, X):
-        trees = np.zeros((len(X), len(self.classes_)))  # genres the trees never saw: 0
-        trees[:, np.searchsorted(self.classes_, self.trees_.classes_)] = (
-            self.trees_.predict_proba(X))
+        trees = scoring.probabilities_by_genre(self.trees_, X, self.classes_)
         return (1 - self.trees_weight) * self.mlp_.predict_proba(X) + self.trees_weight * trees
 
     def predict(self, X):

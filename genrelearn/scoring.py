@@ -128,6 +128,18 @@ def calibration(true, probabilities, classes, bins=15):
     return {"log_loss": log_loss, "expected_calibration_error": float(gap / len(truth))}
 
 
+def probabilities_by_genre(estimator, features, classes):
+    """``estimator``'s probabilities with a column per genre of ``classes``, matched by name
+    (two models' columns can then be added: a soft vote); 0 for a genre it never saw."""
+    found = estimator.predict_proba(features)
+    aligned = np.zeros((len(found), len(classes)))
+    column = {genre: i for i, genre in enumerate(classes)}
+    for i, genre in enumerate(estimator.classes_):
+        if genre in column:
+            aligned[:, column[genre]] = found[:, i]
+    return aligned
+
+
 def scorer(estimator, features, genres):
     """``scores`` of a fitted estimator's predictions, in scikit-learn's scoring signature;
     LeakError for rows it must not be scored on (``refuse_unscoreable``)."""

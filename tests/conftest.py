@@ -1,9 +1,7 @@
 """Shared fixtures: the real MSD material in ../shared/data and a place for generated song files."""
-from pathlib import Path
-
 import pytest
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from bench import SHARED_DATA
 
 
 @pytest.fixture

@@ -179,5 +179,5 @@ def test_the_soft_vote_matches_the_trees_genres_by_name():
     not the next genre's share."""
     from sklearn.dummy import DummyClassifier
     trees = DummyClassifier(strategy="prior").fit(np.zeros((4, 1)), ["Rap", "Rap", "Jazz", "Rap"])
-    aligned = evaluate.aligned_probabilities(trees, np.zeros((1, 1)), ["Blues", "Jazz", "Rap"])
+    aligned = scoring.probabilities_by_genre(trees, np.zeros((1, 1)), ["Blues", "Jazz", "Rap"])
     assert aligned.tolist() == [[0.0, 0.25, 0.75]]

@@ -44,7 +44,7 @@ def installed(tmp_path_factory):
          "--disable-pip-version-check", "--no-index", "--target", str(target), str(source)],
         capture_output=True, text=True, timeout=300, cwd=target)
     if build.returncode and "No module named 'setuptools'" in build.stderr:
-        pytest.skip("setuptools is not installed (pip install -r requirements.txt has it)")
+        pytest.skip("setuptools is not installed (pip install -r requirements-test.txt has it)")
     assert build.returncode == 0, build.stderr
     return target
 
