@@ -58,7 +58,7 @@ from dataset.errors import InputError, first_line
 from dataset.outputs import OutputError, atomic_output
 from dataset.songfiles import TRACK_FILE_NAME, file_parts, find_song_files
 from dataset.writers import SCALE_INSTALL
-from genrelearn import featurecolumns, options, summaries, tablefiles
+from genrelearn import featurecolumns, options, splitting, summaries, tablefiles
 from genrelearn.checkpoint import CheckpointError
 from genrelearn.classifier import GenreClassifier
 
@@ -109,13 +109,6 @@ def existing_table(path):
     return path
 
 
-def without_crops(songs):
-    """The songs of a table, not their crops (extract --crops): one prediction a song."""
-    if features.CROP not in songs.columns:
-        return songs
-    return songs[~(pd.to_numeric(songs[features.CROP], errors="coerce").fillna(0) > 0)]
-
-
 def named(songs, name_of):
     """``songs`` with a PLACE for every song without a track_id: ``name_of(index)``."""
     if "track_id" not in songs.columns:
@@ -133,7 +126,7 @@ def csv_chunks(path, wanted, chunk_size):
         # The chunks' index runs on across chunks: index + 2 is the row's line in the file.
         for songs in pd.read_csv(path, dtype={"track_id": "string"}, chunksize=chunk_size,
                                  usecols=lambda name: name in wanted):
-            yield named(without_crops(songs), lambda index: f"{path}:{index + 2}")
+            yield named(splitting.without_crops(songs), lambda index: f"{path}:{index + 2}")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError,
             ValueError) as err:
         raise tablefiles.TableError(f"{path}: not a readable CSV ({first_line(err)})") from None
@@ -166,7 +159,7 @@ def parquet_chunks(dataset, path, wanted, chunk_size):
         for batch in dataset.to_batches(columns=columns, batch_size=chunk_size):
             songs = batch.to_pandas().set_axis(pd.RangeIndex(first, first + batch.num_rows))
             first += batch.num_rows
-            yield named(without_crops(songs), lambda index: f"{path}:row {index + 1}")
+            yield named(splitting.without_crops(songs), lambda index: f"{path}:row {index + 1}")
     except (OSError, ValueError) as err:
         raise tablefiles.TableError(f"{path}: not a readable Parquet table "
                                    f"({first_line(err)})") from None

@@ -95,33 +95,35 @@ PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 ERROR_LINES = 20  # of a failed stage's stderr
 
 
-class Paths:
-    """The files of a work folder."""
+class RunPaths:
+    """The files of a work folder that both routes have: the tables (in ``table_format``, csv
+    or parquet) and the run's files."""
+
+    def __init__(self, workdir, table_format="csv"):
+        self.work = Path(workdir).resolve()
+        self.songs = self.work / f"SongCSV.{table_format}"
+        self.table = self.work / f"preprocessed_data.{table_format}"
+        self.checkpoint = self.work / "run" / "model.pt"
+        self.metrics = self.work / "run" / "metrics.json"
+        self.genres = self.work / "genres.csv"
+        self.logs = self.work / "logs"
+
+
+class Paths(RunPaths):
+    """The summary route's work folder: the summary file and its labels too."""
 
     def __init__(self, workdir):
-        self.work = Path(workdir).resolve()
+        super().__init__(workdir)
         self.summary = self.work / "msd_summary_file.h5"
         self.labels = self.work / "msd_tagtraum_cd1.cls"
-        self.songs = self.work / "SongCSV.csv"
-        self.table = self.work / "preprocessed_data.csv"
-        self.checkpoint = self.work / "run" / "model.pt"
-        self.metrics = self.work / "run" / "metrics.json"
-        self.genres = self.work / "genres.csv"
-        self.logs = self.work / "logs"
 
 
-class TrackPaths:
-    """The files of the per-track route's work folder."""
+class TrackPaths(RunPaths):
+    """The per-track route's work folder: the real songs extracted, before they are tiled."""
 
     def __init__(self, workdir):
-        self.work = Path(workdir).resolve()
+        super().__init__(workdir, table_format="parquet")
         self.real_songs = self.work / "real_songs.parquet"
-        self.songs = self.work / "SongCSV.parquet"
-        self.table = self.work / "preprocessed_data.parquet"
-        self.checkpoint = self.work / "run" / "model.pt"
-        self.metrics = self.work / "run" / "metrics.json"
-        self.genres = self.work / "genres.csv"
-        self.logs = self.work / "logs"
 
 
 class BuildError(Exception):

@@ -252,14 +252,9 @@ def fold_splits(folds, rows):
     train_only = splitting.train_only_mask(rows)
     artists = splitting.artist_groups(rows)
     tracks = rows["track_id"].to_numpy(dtype=object)
-    scored, extra = np.flatnonzero(~train_only), np.flatnonzero(train_only)
     for key, songs in folds.groupby(["fold_seed", "fold"], sort=True):
         held = ~train_only & np.isin(tracks, songs["track_id"].to_numpy(dtype=object))
-        trains = splitting.learning_rows(train_only, artists, held)
-        # splitting.fold_rows' order (scored rows, then the others): a learner that shuffles
-        # sees the same sequence as on folds drawn by fold_rows itself.
-        yield key, (np.concatenate([scored[trains[scored]], extra[trains[extra]]]),
-                    np.flatnonzero(held))
+        yield key, splitting.fold_of(train_only, artists, held)
 
 
 def scored_on_folds(estimator, table, folds, limit=None):

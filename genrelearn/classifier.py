@@ -29,14 +29,8 @@ from genrelearn import scoring, splitting, summaries
 from genrelearn.checkpoint import read_checkpoint, write_checkpoint
 from genrelearn.network import GenreMLP
 from genrelearn.provenance import SongSet, song_keys
-from genrelearn.training import (
-    Schedule,
-    auto_batch_size,
-    auto_lr,
-    class_weighted_loss,
-    format_epoch,
-    train_members,
-)
+from genrelearn.training import (Schedule, auto_batch_size, auto_lr, class_weighted_loss,
+                                 format_epoch, train_members)
 from genrelearn.transforms import InputTransform, class_shares, class_weights, correct_prior
 
 AUTO_CORRECTIONS = tuple(np.round(np.linspace(0, 1, 11), 2).tolist())

@@ -23,15 +23,8 @@ from genrelearn import tablefiles
 from genrelearn.featurecolumns import choose_features, number_view
 from genrelearn.splitting import artist_groups, assign_splits, crop_mask, learning_rows
 from genrelearn.summaries import summarise
-from genrelearn.tablefiles import (
-    LABEL,
-    SOURCE,
-    SPLIT,
-    SPLIT_SEED,
-    TRACE_COLUMNS,
-    TRAIN_ONLY,
-    TableError,
-)
+from genrelearn.tablefiles import (LABEL, SOURCE, SPLIT, SPLIT_SEED, TRACE_COLUMNS, TRAIN_ONLY,
+                                   TableError)
 
 # The text columns cleaning reads: who a row is, its label and where the label came from.
 CLEANING_COLUMNS = TRACE_COLUMNS + (LABEL, SOURCE, "song_id")

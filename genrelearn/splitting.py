@@ -142,13 +142,20 @@ def fold_rows(genres, artists, train_only, n_folds, seed):
     """(train rows, test rows) of ``folds`` over the rows that are not ``train_only``; the
     train-only rows join every fold's train rows as ``learning_rows`` rules."""
     scored = np.flatnonzero(~train_only)
-    extra = np.flatnonzero(train_only)
-    for train, test in folds(n_folds, seed).split(np.zeros(len(scored)), genres[scored],
-                                                  artists[scored]):
+    for _, test in folds(n_folds, seed).split(np.zeros(len(scored)), genres[scored],
+                                              artists[scored]):
         held = np.zeros(len(genres), dtype=bool)
         held[scored[test]] = True
-        trains = learning_rows(train_only, artists, held)
-        yield np.concatenate([scored[train], extra[trains[extra]]]), scored[test]
+        yield fold_of(train_only, artists, held)
+
+
+def fold_of(train_only, artists, held):
+    """(train rows, test rows) of the fold whose test rows are ``held`` (rows that may be
+    scored): the other scored rows, then the train-only rows ``learning_rows`` lets train
+    (an estimator that shuffles sees the same sequence whoever drew the fold)."""
+    trains = learning_rows(train_only, artists, held)
+    scored, extra = np.flatnonzero(~train_only), np.flatnonzero(train_only)
+    return np.concatenate([scored[trains[scored]], extra[trains[extra]]]), np.flatnonzero(held)
 
 
 def holdout_rows(genres, groups, train_only, fraction, seed):
